@@ -1,0 +1,54 @@
+"""The DuckDB database: connections, and running the project's SQL files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from .resources import read_sql, resource_dir
+
+SCHEMA_FILES = ("ingest/schema.sql", "ingest/kernel_classes.sql")
+
+
+def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory database, or a database file."""
+    con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+    con.execute(f"SET threads = {os.cpu_count() or 1}")
+    return con
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, relative: str, params: dict | None = None) -> None:
+    """Run one SQL file from ``queries/`` (a single statement when it takes parameters)."""
+    sql = read_sql(relative)
+    if params:
+        con.execute(sql, params)
+    else:
+        con.execute(sql)
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for f in SCHEMA_FILES:
+        run_sql(con, f)
+
+
+def view_files() -> list[str]:
+    """The public view definitions, in dependency order (events first)."""
+    names = sorted(p.name for p in (resource_dir("queries") / "views").glob("*.sql"))
+    names.sort(key=lambda n: n != "events.sql")
+    return [f"views/{n}" for n in names]
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    for f in view_files():
+        run_sql(con, f)
+
+
+def is_duckdb_file(path: str | Path) -> bool:
+    """DuckDB database files carry 'DUCK' at byte 8."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[8:12] == b"DUCK"

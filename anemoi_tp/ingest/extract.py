@@ -1,0 +1,263 @@
+"""Cut the ``traceEvents`` array out of a Kineto JSON file, in parts.
+
+DuckDB's ``read_json(format='array')`` is the fast path for events (see DESIGN.md), but a
+Kineto file is one object whose other top-level keys (``deviceProperties``,
+``distributedInfo``, ``baseTimeNanoseconds``…) sit before and after the array. This module
+finds the array by reading only the head and the tail of the document, parses the small keys
+around it itself, and copies the array's bytes into several temporary files, each a valid
+JSON array of whole events, so that DuckDB parses them on all cores. Copies go through the
+kernel (``sendfile``); a ``.gz`` is first decompressed to a temporary file, streaming.
+Memory stays flat whatever the file size.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from ..errors import InputError
+
+# Parts: small enough that every core gets several (DuckDB parses one part per thread), large
+# enough that there are not thousands.
+MIN_PART = 4 << 20
+MAX_PART = 32 << 20
+WINDOW = 1 << 20
+# The keys before the array (device properties of many GPUs, distributed info with many
+# process groups) and after it are small; these bound how far we look.
+MAX_HEAD = 256 << 20
+MAX_TAIL = 256 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
+# Between two events of the array: '}' ',' '{'. The same bytes can occur deeper (a list of
+# objects inside args) or inside a string; a cut there leaves the first part unbalanced, which
+# DuckDB rejects, and the loader then reads the file unsplit (see kineto.py).
+_BOUNDARY = re.compile(rb"\}\s*,\s*\{")
+_WS = b" \t\r\n"
+
+
+@dataclass
+class Extracted:
+    """The events array of one file as temporary JSON arrays, plus the other top-level keys."""
+
+    source: Path
+    parts: list[Path]
+    metadata: dict = field(default_factory=dict)
+    json_bytes: int = 0  # uncompressed size of the whole document
+    workdir: Path | None = None
+
+    def cleanup(self) -> None:
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def whole(self) -> Path:
+        """The array as one file (parts joined): the fallback when a cut was not between events."""
+        if len(self.parts) == 1:
+            return self.parts[0]
+        assert self.workdir is not None
+        joined = self.workdir / "whole.json"
+        with open(joined, "wb") as out:
+            for i, p in enumerate(self.parts):
+                data = p.read_bytes()
+                body = data[1:-1]
+                out.write(b"[" if i == 0 else b",")
+                out.write(body)
+            out.write(b"]")
+        self.parts = [joined]
+        return joined
+
+
+def extract(path: str | Path, tmpdir: str | None = None, part_bytes: int | None = None,
+            progress: Callable[[int], None] | None = None) -> Extracted:
+    """Write the events array of ``path`` as JSON array parts; parse the other keys.
+
+    Accepts the usual object form (``{"traceEvents": [...], ...}``) and the bare-array form of
+    the Chrome trace format. ``progress`` gets the count of the file's bytes dealt with.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a directory, expected a trace file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "empty file")
+    workdir = Path(tempfile.mkdtemp(prefix="anemoi-tp-", dir=tmpdir))
+    try:
+        src = _plain_source(path, workdir, progress)
+        with open(src, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            start, end, meta = _locate_array(f, size, path)
+            if part_bytes is None:
+                part_bytes = min(MAX_PART, max(MIN_PART, (end - start) // (4 * (os.cpu_count() or 1))))
+            parts = _write_parts(f, start, end, part_bytes, workdir, progress)
+        if src != path:
+            os.unlink(src)
+        return Extracted(source=path, parts=parts, metadata=meta, json_bytes=size, workdir=workdir)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+def _plain_source(path: Path, workdir: Path, progress) -> Path:
+    """The file itself, or its gzip content decompressed to a temporary file."""
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if magic != GZIP_MAGIC:
+        if path.suffix == ".gz":
+            raise InputError(path, "named .gz but is not gzip data")
+        return path
+    out_path = workdir / "decompressed.json"
+    try:
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as gz, open(out_path, "wb") as out:
+            while True:
+                chunk = gz.read(8 << 20)
+                if not chunk:
+                    break
+                out.write(chunk)
+                if progress:
+                    progress(raw.tell() // 2)  # decompressing is about half the work
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise InputError(path, f"corrupt or truncated gzip data ({exc})") from None
+    if out_path.stat().st_size == 0:
+        raise InputError(path, "empty file (gzip holds no data)")
+    return out_path
+
+
+def _read_at(f: BinaryIO, offset: int, n: int) -> bytes:
+    f.seek(offset)
+    return f.read(n)
+
+
+def _locate_array(f: BinaryIO, size: int, path: Path) -> tuple[int, int, dict]:
+    """(offset after the opening '[', offset of the closing ']', the other top-level keys)."""
+    n = min(size, WINDOW)
+    while True:
+        head = _read_at(f, 0, n)
+        body = head.lstrip(_WS)
+        if not body:
+            raise InputError(path, "empty file (only whitespace)")
+        if body[:1] == b"[":
+            start, keys_before, bare = len(head) - len(body) + 1, {}, True
+            break
+        if body[:1] != b"{":
+            raise InputError(path, "not a trace: expected a JSON object with traceEvents")
+        found = _object_prefix(head)
+        if found:
+            (start, keys_before), bare = found, False
+            break
+        if n >= size:
+            raise InputError(path, "not a trace: no top-level traceEvents array")
+        if n >= MAX_HEAD:
+            raise InputError(path, "not a trace: no traceEvents array in the first 256 MiB")
+        n = min(size, n * 4)
+    n = min(size - start, WINDOW)
+    while True:
+        tail = _read_at(f, size - n, n)
+        if bare:
+            stripped = tail.rstrip(_WS)
+            if stripped.endswith(b"]"):
+                return start, size - n + len(stripped) - 1, {}
+            raise InputError(path, "truncated JSON: the event array is not closed")
+        found = _array_end(tail)
+        if found:
+            end, keys_after = found
+            meta = dict(keys_before)
+            meta.update(keys_after)
+            return start, size - n + end, meta
+        if n >= size - start or n >= MAX_TAIL:
+            raise InputError(path, "truncated or malformed JSON: the traceEvents array or the "
+                                   "object around it is not closed")
+        n = min(size - start, n * 4)
+
+
+def _object_prefix(head: bytes) -> tuple[int, dict] | None:
+    """Where ``"traceEvents": [`` opens at the top level of the object ``head`` starts."""
+    for m in _KEY.finditer(head):
+        try:
+            keys = json.loads(head[: m.start()] + b'"traceEvents": null}')
+        except ValueError:
+            continue  # the text occurs inside a string or a nested value
+        if isinstance(keys, dict):
+            keys.pop("traceEvents", None)
+            return m.end(), keys
+    return None
+
+
+def _array_end(tail: bytes) -> tuple[int, dict] | None:
+    """The ']' that closes the events array, found from the end: (offset in tail, keys after)."""
+    pos = len(tail)
+    while True:
+        pos = tail.rfind(b"]", 0, pos)
+        if pos < 0:
+            return None
+        rest = tail[pos + 1:].strip(_WS)
+        if rest.startswith(b","):
+            rest = rest[1:]
+        try:
+            keys = json.loads(b"{" + rest)
+        except ValueError:
+            continue
+        if isinstance(keys, dict):
+            return pos, keys
+
+
+def _cut_points(f: BinaryIO, start: int, end: int, part_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges [a, b) of the array body, each a run of whole events (ideally)."""
+    ranges = []
+    a = start
+    while end - a > part_bytes + part_bytes // 2:
+        target = a + part_bytes
+        m = _BOUNDARY.search(_read_at(f, target, min(WINDOW, end - target)))
+        if not m:
+            break  # no boundary near: leave the rest in one part
+        ranges.append((a, target + m.start() + 1))  # through the '}'
+        a = target + m.end() - 1  # from the '{'
+    ranges.append((a, end))
+    return ranges
+
+
+def _write_parts(f: BinaryIO, start: int, end: int, part_bytes: int, workdir: Path,
+                 progress) -> list[Path]:
+    parts = []
+    for i, (a, b) in enumerate(_cut_points(f, start, end, part_bytes)):
+        p = workdir / f"part{i:05d}.json"
+        with open(p, "wb") as out:
+            out.write(b"[")
+            out.flush()
+            _copy_range(f, out, a, b - a)
+            out.write(b"]")
+        parts.append(p)
+        if progress:
+            progress(b)
+    return parts
+
+
+def _copy_range(src: BinaryIO, dst: BinaryIO, offset: int, count: int) -> None:
+    """Copy bytes file to file in the kernel where it can, else through a buffer."""
+    fi, fo = src.fileno(), dst.fileno()
+    try:
+        while count > 0:
+            sent = os.sendfile(fo, fi, offset, count)
+            if sent == 0:
+                break
+            offset += sent
+            count -= sent
+        dst.seek(0, os.SEEK_END)
+        return
+    except OSError:
+        pass
+    src.seek(offset)
+    dst.seek(0, os.SEEK_END)
+    while count > 0:
+        chunk = src.read(min(count, 8 << 20))
+        if not chunk:
+            break
+        dst.write(chunk)
+        count -= len(chunk)

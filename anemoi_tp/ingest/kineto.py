@@ -1,0 +1,192 @@
+"""The default engine: Kineto JSON -> DuckDB, exact and fast.
+
+Each file's ``traceEvents`` array is cut out into temporary parts (``extract.py``, files of a
+directory in parallel threads: zlib and sendfile release the GIL), then DuckDB's
+``read_json`` parses every part of every file in one statement on all cores, with fixed column
+types (``queries/ingest/kineto_events.sql``): no Python loop touches single events.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from ..database import create_schema, create_views, run_sql
+from ..errors import InputError
+from .discover import assign_ranks, name_info, trace_files
+from .extract import Extracted, extract
+
+# The event fields read from the JSON and their types. ts/dur as DOUBLE is the fast path; a
+# file where that fails (a ts that is a string, say) is read again with them as text, so
+# that the bad events are flagged one by one instead of failing the file.
+EVENT_COLUMNS = {
+    "ph": "VARCHAR", "cat": "VARCHAR", "name": "VARCHAR", "pid": "VARCHAR", "tid": "VARCHAR",
+    "ts": "DOUBLE", "dur": "DOUBLE", "args": "JSON", "id": "VARCHAR", "bp": "VARCHAR",
+    "s": "VARCHAR",
+}
+TOLERANT_COLUMNS = dict(EVENT_COLUMNS, ts="VARCHAR", dur="VARCHAR")
+
+
+@dataclass
+class LoadResult:
+    """What a load did: files, events, issues, time."""
+
+    files: list[Path]
+    ranks: list[int]
+    rank_source: str
+    json_bytes: int = 0
+    events: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _progress_sink(total: int, callback: Callable[[int, int], None] | None):
+    """Sums bytes read by several threads and reports (done, total)."""
+    done: dict[int, int] = {}
+
+    def report(key: int, pos: int) -> None:
+        done[key] = pos
+        if callback:
+            callback(sum(done.values()), total)
+    return report
+
+
+def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | None = None,
+                progress: Callable[[int, int], None] | None = None,
+                tmpdir: str | None = None) -> LoadResult:
+    """Load a trace file or a directory of per-rank files into ``con``.
+
+    ``progress(done_bytes, total_bytes)`` is called as files are read (on-disk bytes).
+    Raises InputError for bad input; nothing is left in the database on error only if the
+    caller drops it (the CLI writes to a temporary database and renames it at the end).
+    """
+    t0 = time.perf_counter()
+    files = trace_files(path)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(files)))
+    total = sum(f.stat().st_size for f in files)
+    report = _progress_sink(total, progress)
+    create_schema(con)
+    extracted: list[Extracted | None] = [None] * len(files)
+
+    def do_extract(i: int) -> None:
+        extracted[i] = extract(files[i], tmpdir, progress=lambda pos: report(i, pos))
+
+    try:
+        # Phase 1: cut out the event arrays (ranks are only known once every file is read).
+        _run_parallel(do_extract, range(len(files)), jobs)
+        metas = [x.metadata for x in extracted]
+        ranks, source = assign_ranks(files, metas)
+        for i, (f, x) in enumerate(zip(files, extracted)):
+            base = x.metadata.get("baseTimeNanoseconds") or 0
+            if not isinstance(base, int) or isinstance(base, bool):
+                raise InputError(f, f"baseTimeNanoseconds is not an integer: {base!r}")
+            info = name_info(f)
+            run_sql(con, "ingest/register_file.sql", {
+                "file_id": i, "rank": ranks[i], "rank_source": source, "path": str(f),
+                "json_bytes": x.json_bytes, "base_ns": base,
+                "metadata": json.dumps({k: v for k, v in x.metadata.items() if k != "deviceProperties"}),
+                "device_properties": json.dumps(x.metadata.get("deviceProperties")),
+                "name_host": info.get("host"), "name_pid": info.get("pid")})
+        # Phase 2: DuckDB parses every part of every file in one statement, on all cores.
+        _parse_events(con, files, extracted, ranks)
+    finally:
+        for x in extracted:
+            if x is not None:
+                x.cleanup()
+
+    run_sql(con, "ingest/finish.sql")
+    counts = dict(con.execute(
+        "SELECT file_id, count(*) FILTER (WHERE issue IS NULL) FROM trace_events GROUP BY file_id"
+    ).fetchall())
+    for i, f in enumerate(files):
+        if not counts.get(i):
+            raise InputError(f, "no usable trace events (the traceEvents array is empty or every "
+                                "event has an impossible field)")
+    run_sql(con, "ingest/gpu_activities.sql")
+    create_views(con)
+    result = LoadResult(files=files, ranks=ranks, rank_source=source,
+                        json_bytes=sum(x.json_bytes for x in extracted),
+                        seconds=time.perf_counter() - t0)
+    result.events, result.skipped = con.execute(
+        "SELECT count(*) FILTER (WHERE issue IS NULL), count(issue) FROM trace_events").fetchone()
+    for rank, file, issue, n in con.execute(
+            "SELECT rank, file, issue, events FROM ingest_issues WHERE engine = 'kineto'").fetchall():
+        result.warnings.append(f"{file}: skipped {n} event(s): {issue}")
+    if source == "file order" and len(files) > 1:
+        result.warnings.append("ranks follow file order: the files carry no distributedInfo.rank")
+    for w in result.warnings:
+        warnings.warn(w, IngestWarning, stacklevel=2)
+    return result
+
+
+def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path],
+                  extracted: list[Extracted], ranks: list[int]) -> None:
+    def register_parts() -> list[str]:
+        con.execute("DELETE FROM load_parts")
+        rows = [(str(p), i, ranks[i], x.metadata.get("baseTimeNanoseconds") or 0)
+                for i, x in enumerate(extracted) for p in x.parts]
+        con.executemany("INSERT INTO load_parts VALUES (?, ?, ?, ?)", rows)
+        return [r[0] for r in rows]
+
+    def insert(columns: dict) -> None:
+        run_sql(con, "ingest/kineto_events.sql", {"paths": register_parts(), "columns": columns})
+
+    try:
+        try:
+            insert(EVENT_COLUMNS)
+        except duckdb.InvalidInputException as exc:
+            if "Failed to cast value" in str(exc):
+                insert(TOLERANT_COLUMNS)  # a ts or dur that is no number: flag, don't fail
+            elif any(len(x.parts) > 1 for x in extracted):
+                for x in extracted:  # a cut fell inside an event: parse the files unsplit
+                    x.whole()
+                insert(EVENT_COLUMNS)
+            else:
+                raise
+    except duckdb.Error as exc:
+        raise InputError(_failing_file(exc, files, extracted), _json_error(exc)) from None
+    finally:
+        con.execute("DELETE FROM load_parts")
+
+
+def _failing_file(exc: duckdb.Error, files: list[Path], extracted: list[Extracted]) -> Path | None:
+    """The trace file whose part DuckDB names in its error message."""
+    msg = str(exc)
+    for f, x in zip(files, extracted):
+        if any(str(p) in msg for p in x.parts):
+            return f
+    return files[0] if len(files) == 1 else None
+
+
+class IngestWarning(UserWarning):
+    """Something in the input was skipped or guessed; see the ingest_issues view."""
+
+
+def _json_error(exc: duckdb.Error) -> str:
+    """DuckDB's message, first line, without its generic advice."""
+    msg = str(exc).splitlines()[0]
+    for prefix in ("Invalid Input Error: ", "Conversion Error: "):
+        msg = msg.removeprefix(prefix)
+    if 'in file "' in msg:  # the temporary file's name means nothing to the user
+        head, _, rest = msg.partition(' in file "')
+        msg = head + rest.partition('"')[2]
+    return "malformed trace JSON: " + msg.strip()
+
+
+def _run_parallel(fn: Callable[[int], None], items, jobs: int) -> None:
+    items = list(items)
+    if jobs <= 1 or len(items) <= 1:
+        for i in items:
+            fn(i)
+        return
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for fut in [pool.submit(fn, i) for i in items]:
+            fut.result()

@@ -1,0 +1,64 @@
+-- ingest/gpu_activities.sql (version 1): GPU activities joined to their launching call.
+-- Reads: trace_events, kernel_class_patterns.   Used by: every GPU time analysis.
+--
+-- The launch is found by (file, correlation id) among runtime/driver calls, not through ac2g
+-- flows: real traces hold thousands of flow ends whose start is missing. Where a file has
+-- several runtime calls with one correlation id (not seen in practice), the earliest counts.
+--
+-- @table gpu_activities  one row per kernel, memcpy or memset
+-- @column rank         rank of the trace file
+-- @column file_id      trace_files.file_id
+-- @column kind         'kernel', 'memcpy' or 'memset'
+-- @column class        'computation', 'communication' (kernel_class_patterns) or 'memory'
+-- @column name         kernel name or memcpy/memset description
+-- @column cat          category as written ('kernel' or 2021's 'Kernel', …)
+-- @column device       GPU index (args.device, else the event's pid)
+-- @column stream       stream id (args.stream, else the number in the event's tid)
+-- @column ts           start, ns on the common clock
+-- @column dur          duration, ns
+-- @column correlation  args.correlation
+-- @column external_id  args."External id" (2021: "external id"): the CPU op that launched it
+-- @column launch_name  name of the runtime/driver call that launched it (NULL: not found)
+-- @column launch_ts    start of that call, ns
+-- @column launch_dur   its duration, ns
+-- @column launch_pid   its pid
+-- @column launch_tid   its thread
+-- @column args         the activity's args as JSON (grid, block, bytes, occupancy, …)
+CREATE OR REPLACE TABLE gpu_activities AS
+WITH acts AS (
+    SELECT * FROM trace_events
+    WHERE issue IS NULL AND ph = 'X'
+      AND cat IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'Kernel', 'Memcpy', 'Memset')
+),
+launches AS (
+    SELECT file_id, correlation, name, ts, dur, pid, tid
+    FROM trace_events
+    WHERE issue IS NULL AND ph = 'X' AND correlation IS NOT NULL
+      AND cat IN ('cuda_runtime', 'cuda_driver', 'Runtime', 'Driver')
+    QUALIFY row_number() OVER (PARTITION BY file_id, correlation ORDER BY ts) = 1
+),
+-- patterns are matched once per distinct kernel name, not once per kernel
+comm_names AS (
+    SELECT DISTINCT n.name
+    FROM (SELECT DISTINCT name FROM acts WHERE cat IN ('kernel', 'Kernel')) n
+    JOIN kernel_class_patterns p
+      ON p.class = 'communication' AND regexp_matches(n.name, '(?i)' || p.pattern)
+)
+SELECT
+    a.rank, a.file_id,
+    CASE WHEN a.cat IN ('kernel', 'Kernel') THEN 'kernel'
+         WHEN a.cat IN ('gpu_memcpy', 'Memcpy') THEN 'memcpy'
+         ELSE 'memset' END AS kind,
+    CASE WHEN a.cat NOT IN ('kernel', 'Kernel') THEN 'memory'
+         WHEN c.name IS NOT NULL THEN 'communication'
+         ELSE 'computation' END AS class,
+    a.name, a.cat,
+    coalesce(a.device, TRY_CAST(a.pid AS INTEGER)) AS device,
+    coalesce(a.stream, TRY_CAST(regexp_extract(a.tid, '(\d+)\s*$', 1) AS BIGINT)) AS stream,
+    a.ts, a.dur, a.correlation, a.external_id,
+    l.name AS launch_name, l.ts AS launch_ts, l.dur AS launch_dur,
+    l.pid AS launch_pid, l.tid AS launch_tid,
+    a.args
+FROM acts a
+LEFT JOIN launches l ON l.file_id = a.file_id AND l.correlation = a.correlation
+LEFT JOIN comm_names c ON c.name = a.name;

@@ -1,0 +1,49 @@
+-- ingest/kineto_events.sql (version 1): append the events of Kineto files to trace_events.
+-- Reads: $paths (the traceEvents arrays cut out of the files by the loader, in parts),
+--        load_parts (which file, rank and baseTimeNanoseconds each part belongs to),
+--        $columns (the event fields and their JSON types).
+-- DuckDB parses the parts in parallel, one per thread.
+--
+-- Times: DuckDB's JSON reader turns every non-integer number into a DOUBLE, so ns are built
+-- from the integer and fractional parts apart: integer µs (2021 and HTA traces hold epoch µs
+-- around 1.7e15) stay exact, and 3-decimal float µs are exact up to 2^43 µs (~100 days).
+-- Multiplying the DOUBLE by 1000 instead would lose up to 128 ns at epoch scale.
+-- An event gets an issue (and is later left out of `events`) when its ph is missing or
+-- unknown, its ts is missing or not a number (metadata events may lack ts), or a complete
+-- event's dur is missing, not a number or negative. $columns reads ts and dur as DOUBLE
+-- (fast) or, for files where that fails, as VARCHAR, so bad values become issues here.
+INSERT INTO trace_events
+WITH raw AS (
+    SELECT filename, ph, cat, name, pid, tid, args, id, bp, s,
+           ts AS ts_raw, TRY_CAST(ts AS DOUBLE) AS ts_us,
+           dur AS dur_raw, TRY_CAST(dur AS DOUBLE) AS dur_us,
+           -- hot args, typed here (in parallel, once) for the rows that need them only
+           CASE WHEN cat IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'Kernel', 'Memcpy', 'Memset',
+                             'cuda_runtime', 'cuda_driver', 'Runtime', 'Driver')
+                THEN json_extract(args, ['$.correlation', '$."External id"', '$."external id"',
+                                         '$.device', '$.stream']) END AS hot
+    FROM read_json($paths, format = 'array', filename = true, maximum_object_size = 268435456,
+                   columns = $columns)
+)
+SELECT
+    p.file_id, p.rank, ph, cat, name, pid, tid,
+    TRY_CAST(floor(ts_us) AS BIGINT) * 1000 + TRY_CAST(round((ts_us - floor(ts_us)) * 1000) AS BIGINT)
+        + p.base_ns AS ts,
+    TRY_CAST(floor(dur_us) AS BIGINT) * 1000 + TRY_CAST(round((dur_us - floor(dur_us)) * 1000) AS BIGINT)
+        AS dur,
+    args, id, bp, s,
+    TRY_CAST(hot[1] AS BIGINT) AS correlation,
+    TRY_CAST(coalesce(hot[2], hot[3]) AS BIGINT) AS external_id,
+    TRY_CAST(hot[4] AS INTEGER) AS device,
+    TRY_CAST(hot[5] AS BIGINT) AS stream,
+    CASE
+        WHEN ph IS NULL THEN 'missing ph'
+        WHEN ph NOT IN ('X', 'B', 'E', 'i', 'I', 'C', 's', 't', 'f', 'M', 'b', 'n', 'e', 'S', 'T',
+                        'F', 'p', 'P', 'O', 'N', 'D', 'R', 'c') THEN 'unknown ph ' || ph
+        WHEN ts_raw IS NULL AND ph <> 'M' THEN 'missing ts'
+        WHEN ts_raw IS NOT NULL AND (ts_us IS NULL OR NOT isfinite(ts_us)) THEN 'ts is not a number'
+        WHEN ph = 'X' AND dur_raw IS NULL THEN 'complete event without dur'
+        WHEN dur_raw IS NOT NULL AND (dur_us IS NULL OR NOT isfinite(dur_us)) THEN 'dur is not a number'
+        WHEN dur_us < 0 THEN 'negative dur'
+    END AS issue
+FROM raw JOIN load_parts p ON p.path = raw.filename;

@@ -1,0 +1,81 @@
+-- ingest/schema.sql (version 1): the canonical tables that ingestion fills.
+-- Reads: nothing.   Filled by: ingest/kineto_events.sql (default engine), the Python loader.
+--
+-- @table trace_files   one row per loaded trace file (one rank each)
+-- @column file_id      index of the file in load order
+-- @column rank         rank: distributedInfo.rank, else the file's position in load order
+-- @column rank_source  'distributedInfo' or 'file order' (where the file names no rank)
+-- @column path         the file as given
+-- @column json_bytes   size of the uncompressed JSON document
+-- @column base_time_ns baseTimeNanoseconds (0 where absent: ts is then epoch µs already)
+-- @column metadata     every top-level key except traceEvents and deviceProperties, as JSON
+-- @column device_properties  the deviceProperties array, as JSON
+-- @column events_read  events in the file's traceEvents array
+-- @column name_host    host from an Anemoi file name (<host>_<pid>.None.<ns>.pt.trace.json)
+-- @column name_pid     pid from such a file name
+-- @column main_pid     the pid with the most CPU events (set after loading)
+CREATE TABLE IF NOT EXISTS trace_files (
+    file_id INTEGER PRIMARY KEY,
+    rank INTEGER NOT NULL,
+    rank_source VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    json_bytes BIGINT,
+    base_time_ns BIGINT NOT NULL,
+    metadata JSON,
+    device_properties JSON,
+    events_read BIGINT,
+    name_host VARCHAR,
+    name_pid BIGINT,
+    main_pid BIGINT
+);
+
+-- @table trace_events  one row per trace event of every phase type, before validation.
+-- Public view: events (which leaves out the rows with an issue).
+-- @column file_id      trace_files.file_id
+-- @column rank         rank of the file
+-- @column ph           phase type as written (X, B, E, i, I, C, s, t, f, M, …)
+-- @column cat          category, NULL where the event has none
+-- @column name         event name
+-- @column pid          process id as text ('' and labels like 'Spans' occur)
+-- @column tid          thread id as text (GPU events: the stream; '' and labels occur)
+-- @column ts           start, integer ns on the common clock (baseTimeNanoseconds + ts µs · 1000)
+-- @column dur          duration in ns; NULL for events without one
+-- @column args         the args object as JSON (hot keys are typed in gpu_activities and
+--                      the analysis views)
+-- @column id           flow / async id as text
+-- @column bp           flow binding point ('e' = enclosing slice)
+-- @column s            instant scope (t, p, g)
+-- @column correlation  args.correlation, on GPU activities and runtime/driver calls only
+-- @column external_id  args."External id" (2021: "external id"), on those rows only
+-- @column device       args.device, on GPU activities only
+-- @column stream       args.stream, on GPU activities only
+-- @column issue        why the event is unusable; NULL for good events
+CREATE TABLE IF NOT EXISTS trace_events (
+    file_id INTEGER,
+    rank INTEGER,
+    ph VARCHAR,
+    cat VARCHAR,
+    name VARCHAR,
+    pid VARCHAR,
+    tid VARCHAR,
+    ts BIGINT,
+    dur BIGINT,
+    args JSON,
+    id VARCHAR,
+    bp VARCHAR,
+    s VARCHAR,
+    correlation BIGINT,
+    external_id BIGINT,
+    device INTEGER,
+    stream BIGINT,
+    issue VARCHAR
+);
+
+-- @table load_parts    scratch: the temporary JSON parts of the files being loaded
+-- @column path         temporary file holding a run of whole events as a JSON array
+-- @column file_id      the trace file it was cut from
+-- @column rank         that file's rank
+-- @column base_ns      that file's baseTimeNanoseconds (0 where absent)
+CREATE TEMP TABLE IF NOT EXISTS load_parts (
+    path VARCHAR PRIMARY KEY, file_id INTEGER, rank INTEGER, base_ns BIGINT
+);

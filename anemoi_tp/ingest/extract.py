@@ -191,21 +191,29 @@ def _object_prefix(head: bytes) -> tuple[int, dict] | None:
 
 
 def _array_end(tail: bytes) -> tuple[int, dict] | None:
-    """The ']' that closes the events array, found from the end: (offset in tail, keys after)."""
+    """The ']' that closes the events array, in the last bytes of the document.
+
+    A ']' is a candidate when the text after it parses as the rest of an object
+    (``, "key": value ... }``). Inside the events array that can never hold (the array's own
+    ']' would be left unmatched); after the array it holds for the array's end and for the
+    ends of list values after it (``"INFO": [...]``). So the earliest candidate is the end.
+    Returns (offset in ``tail``, the keys after it), or None.
+    """
+    best = None
     pos = len(tail)
     while True:
         pos = tail.rfind(b"]", 0, pos)
         if pos < 0:
-            return None
-        rest = tail[pos + 1:].strip(_WS)
-        if rest.startswith(b","):
-            rest = rest[1:]
+            return best
+        rest = tail[pos + 1:].lstrip(_WS)
+        if rest[:1] not in (b",", b"}"):
+            continue
         try:
-            keys = json.loads(b"{" + rest)
+            keys = json.loads(b"{" + rest[1:] if rest[:1] == b"," else b"{" + rest)
         except ValueError:
             continue
         if isinstance(keys, dict):
-            return pos, keys
+            best = (pos, keys)
 
 
 def _cut_points(f: BinaryIO, start: int, end: int, part_bytes: int) -> list[tuple[int, int]]:

@@ -61,12 +61,13 @@ def _progress_sink(total: int, callback: Callable[[int, int], None] | None):
 
 def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | None = None,
                 progress: Callable[[int, int], None] | None = None,
-                tmpdir: str | None = None) -> LoadResult:
+                tmpdir: str | None = None, part_bytes: int | None = None) -> LoadResult:
     """Load a trace file or a directory of per-rank files into ``con``.
 
-    ``progress(done_bytes, total_bytes)`` is called as files are read (on-disk bytes).
-    Raises InputError for bad input; nothing is left in the database on error only if the
-    caller drops it (the CLI writes to a temporary database and renames it at the end).
+    ``progress(done_bytes, total_bytes)`` is called as files are read (on-disk bytes);
+    ``part_bytes`` overrides the size of the parts the event arrays are cut into.
+    Raises InputError for bad input; the database may then hold part of the load, so callers
+    that keep it write to a temporary database first (as the CLI does).
     """
     t0 = time.perf_counter()
     files = trace_files(path)
@@ -77,7 +78,7 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
     extracted: list[Extracted | None] = [None] * len(files)
 
     def do_extract(i: int) -> None:
-        extracted[i] = extract(files[i], tmpdir, progress=lambda pos: report(i, pos))
+        extracted[i] = extract(files[i], tmpdir, part_bytes, progress=lambda pos: report(i, pos))
 
     try:
         # Phase 1: cut out the event arrays (ranks are only known once every file is read).

@@ -1,0 +1,215 @@
+"""The ``anemoi-tp`` command line."""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+import click
+import duckdb
+
+from . import __version__
+from .database import connect, is_duckdb_file
+from .errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+class _State:
+    debug = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="anemoi-tp")
+@click.option("--debug", is_flag=True, envvar="ANEMOI_TP_DEBUG",
+              help="Show Python tracebacks on errors (also: ANEMOI_TP_DEBUG=1).")
+def cli(debug: bool) -> None:
+    """Turn PyTorch profiler (Kineto) traces of distributed training into answers.
+
+    A trace is one *.pt.trace.json[.gz] file, or a directory with one file per rank
+    (Anemoi's <host>_<pid>.None.<ns>.pt.trace.json: the rank is read from inside each file).
+
+    \b
+    Start with:
+      anemoi-tp demo                     generate an Anemoi-like 4-rank trace set, load it
+      anemoi-tp load TRACE -o t.duckdb   load once into a DuckDB file, query it many times
+      anemoi-tp query t.duckdb "SELECT name, sum(dur) FROM gpu_activities GROUP BY 1"
+      anemoi-tp tables                   the views you can query, column by column
+
+    Exit status: 0 success, 2 bad input (the message names the file and the problem),
+    1 an internal error (rerun with --debug and report it).
+    """
+    _State.debug = debug
+
+
+def _load(con: duckdb.DuckDBPyConnection, path: str, jobs: int | None, quiet: bool = False):
+    from .ingest import load_traces
+    from .ingest.kineto import IngestWarning
+    from .progress import load_progress
+
+    with warnings.catch_warnings(record=True) as caught, load_progress(f"loading {path}") as cb:
+        warnings.simplefilter("always", IngestWarning)
+        result = load_traces(con, path, jobs=jobs, progress=cb)
+    if not quiet:
+        for w in caught:
+            if issubclass(w.category, IngestWarning):
+                click.echo(f"warning: {w.message}", err=True)
+    return result
+
+
+@cli.command()
+@click.argument("trace", type=click.Path(path_type=str))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The DuckDB database file to write.")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=None,
+              help="Files read in parallel (default: one per core).")
+def load(trace: str, output: Path, force: bool, jobs: int | None) -> None:
+    """Load TRACE (a file or a directory of per-rank files) into a DuckDB file.
+
+    The file holds the canonical tables and views (see `anemoi-tp tables`); open it with
+    `anemoi-tp query`, or with DuckDB itself. It is written under a temporary name and only
+    renamed to OUTPUT once the load succeeded: a failed load leaves nothing behind.
+    """
+    if output.exists() and not force:
+        raise InputError(output, "exists already (use --force to replace it)")
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        con = connect(tmp)
+        try:
+            result = _load(con, trace, jobs)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, output)
+    finally:
+        for p in (tmp, tmp.with_name(tmp.name + ".wal")):
+            if p.exists():
+                p.unlink()
+    mb = result.json_bytes / 1e6
+    click.echo(f"loaded {len(result.files)} file(s), {result.events:,} events, {mb:.1f} MB of JSON "
+               f"in {result.seconds:.2f} s ({mb / max(result.seconds, 1e-9):.0f} MB/s) -> {output}",
+               err=True)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=str))
+@click.argument("sql")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="table: aligned text; csv: with a header; json: an array "
+                                      "of row objects.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result to this file instead of stdout.")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=None,
+              help="Files read in parallel when SOURCE is a trace.")
+def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None) -> None:
+    """Run SQL on SOURCE: a trace (file or directory, loaded in memory) or a DuckDB file
+    written by `anemoi-tp load` (opened read-only).
+
+    \b
+    Examples:
+      anemoi-tp query run/ "SELECT rank, class, sum(dur)/1e6 AS ms FROM gpu_activities GROUP BY ALL"
+      anemoi-tp query t.duckdb "SELECT ph, cat, count(*) FROM events GROUP BY ALL" -f csv
+    """
+    from .output import render
+
+    if is_duckdb_file(source):
+        try:
+            con = connect(source, read_only=True)
+        except duckdb.Error as exc:
+            raise InputError(source, f"cannot open DuckDB file: {str(exc).splitlines()[0]}") from None
+    else:
+        con = connect()
+        _load(con, source, jobs)
+    try:
+        cur = con.execute(sql)
+    except duckdb.Error as exc:
+        raise InputError(None, f"query failed: {str(exc).splitlines()[0]}") from None
+    if cur.description is None:
+        rows, columns, types = [], [], []
+    else:
+        rows = cur.fetchall()
+        columns = [d[0] for d in cur.description]
+        types = [str(d[1]) for d in cur.description]
+    text = render(fmt, columns, types, rows)
+    if output:
+        output.write_text(text if text.endswith("\n") else text + "\n")
+    else:
+        click.echo(text)
+
+
+@cli.command()
+@click.argument("name", required=False)
+def tables(name: str | None) -> None:
+    """Document the public tables and views and their columns (or just NAME)."""
+    from .catalog import PUBLIC, relations
+
+    rels = relations()
+    names = [name] if name else list(PUBLIC)
+    for n in names:
+        if n not in rels:
+            raise InputError(None, f"no documented table or view named {n!r} "
+                                   f"(public: {', '.join(PUBLIC)})")
+        r = rels[n]
+        click.echo(click.style(f"{r.name}", bold=True) + f"  ({r.kind}, queries/{r.file})")
+        click.echo(f"  {r.description}")
+        width = max(len(c) for c, _ in r.columns) if r.columns else 0
+        for c, d in r.columns:
+            click.echo(f"    {c.ljust(width)}  {d}")
+        click.echo()
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("anemoi-tp-demo"), show_default=True,
+              help="Directory to write the trace set into.")
+@click.option("--ranks", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--batches", type=click.IntRange(1), default=6, show_default=True,
+              help="Complete training batches per rank (one more is cut by the end of recording).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--gzip", "gz", is_flag=True, help="Write .json.gz files.")
+def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool) -> None:
+    """Generate an Anemoi-like multi-rank trace set and summarise it.
+
+    The traces look like anemoi-training's: Lightning ranges, encoder / processor / decoder
+    module annotations, backward on an autograd thread, NCCL all-gather and all-reduce on their
+    own streams, data loading, and one rank with slow data loading.
+    """
+    from .demo import DemoConfig, generate_trace_set
+    from .output import rows_as_table
+    from .resources import read_sql
+
+    paths = generate_trace_set(output, DemoConfig(ranks=ranks, batches=batches, seed=seed, gzip=gz))
+    click.echo(f"wrote {len(paths)} trace files to {output}/", err=True)
+    con = connect()
+    _load(con, str(output), None)
+    cur = con.execute(read_sql("summary/load_summary.sql"))
+    click.echo(rows_as_table([d[0] for d in cur.description], cur.fetchall()))
+
+
+def main() -> None:
+    """Entry point: bad input -> one line and exit 2; tracebacks only with --debug."""
+    debug = "--debug" in sys.argv[1:] or os.environ.get("ANEMOI_TP_DEBUG") not in (None, "", "0")
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except InputError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if debug:
+            traceback.print_exc()
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+                   "traceback)", err=True)
+        sys.exit(1)

@@ -1,0 +1,54 @@
+"""A progress bar for loads, shown on a terminal once a load has taken over a second."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+DELAY_S = 1.0
+
+
+@contextmanager
+def load_progress(label: str, enabled: bool | None = None) -> Iterator[Callable[[int, int], None]]:
+    """Yields a ``callback(done_bytes, total_bytes)``; draws a bar on stderr after DELAY_S."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        yield lambda done, total: None
+        return
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TransferSpeedColumn)
+    from rich.console import Console
+
+    state = {"done": 0, "total": 0}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def callback(done: int, total: int) -> None:
+        with lock:
+            state["done"], state["total"] = done, total
+
+    def draw() -> None:
+        if stop.wait(DELAY_S):
+            return  # finished within a second: no bar
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn(), TimeElapsedColumn(),
+                      console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(label, total=state["total"] or None)
+            while not stop.wait(0.1):
+                with lock:
+                    bar.update(task, completed=state["done"], total=state["total"] or None)
+            with lock:
+                bar.update(task, completed=state["total"] or state["done"])
+
+    thread = threading.Thread(target=draw, daemon=True)
+    t0 = time.perf_counter()
+    thread.start()
+    try:
+        yield callback
+    finally:
+        stop.set()
+        thread.join()
+        del t0

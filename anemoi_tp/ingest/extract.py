@@ -190,30 +190,60 @@ def _object_prefix(head: bytes) -> tuple[int, dict] | None:
     return None
 
 
+_DECODER = json.JSONDecoder()
+_SKIP_WS = re.compile(r"[ \t\r\n]*")
+
+
+def _rest_of_object(text: str, i: int) -> bool:
+    """Whether ``text[i:]`` is the rest of an object: ``(, "key": value)* }`` then blanks.
+
+    Parses in place with raw_decode (no copies), so a wrong start fails at its first token.
+    """
+    i = _SKIP_WS.match(text, i).end()
+    while True:
+        c = text[i:i + 1]
+        if c == "}":
+            return _SKIP_WS.match(text, i + 1).end() == len(text)
+        if c != ",":
+            return False
+        i = _SKIP_WS.match(text, i + 1).end()
+        if text[i:i + 1] != '"':
+            return False
+        try:
+            _key, i = _DECODER.raw_decode(text, i)
+            i = _SKIP_WS.match(text, i).end()
+            if text[i:i + 1] != ":":
+                return False
+            i = _SKIP_WS.match(text, i + 1).end()
+            _value, i = _DECODER.raw_decode(text, i)
+        except ValueError:
+            return False
+        i = _SKIP_WS.match(text, i).end()
+
+
 def _array_end(tail: bytes) -> tuple[int, dict] | None:
     """The ']' that closes the events array, in the last bytes of the document.
 
-    A ']' is a candidate when the text after it parses as the rest of an object
+    A ']' is a candidate when the text after it is the rest of an object
     (``, "key": value ... }``). Inside the events array that can never hold (the array's own
     ']' would be left unmatched); after the array it holds for the array's end and for the
     ends of list values after it (``"INFO": [...]``). So the earliest candidate is the end.
     Returns (offset in ``tail``, the keys after it), or None.
     """
+    text = tail.decode("latin-1")  # one char per byte: offsets stay byte offsets
     best = None
-    pos = len(tail)
+    pos = len(text)
     while True:
-        pos = tail.rfind(b"]", 0, pos)
+        pos = text.rfind("]", 0, pos)
         if pos < 0:
-            return best
-        rest = tail[pos + 1:].lstrip(_WS)
-        if rest[:1] not in (b",", b"}"):
-            continue
-        try:
-            keys = json.loads(b"{" + rest[1:] if rest[:1] == b"," else b"{" + rest)
-        except ValueError:
-            continue
-        if isinstance(keys, dict):
-            best = (pos, keys)
+            break
+        if _rest_of_object(text, pos + 1):
+            best = pos
+    if best is None:
+        return None
+    rest = tail[best + 1:].strip(_WS)
+    keys = json.loads(b"{" + (rest[1:] if rest.startswith(b",") else rest))
+    return best, keys
 
 
 def _cut_points(f: BinaryIO, start: int, end: int, part_bytes: int) -> list[tuple[int, int]]:

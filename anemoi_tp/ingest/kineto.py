@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -172,14 +173,15 @@ class IngestWarning(UserWarning):
 
 
 def _json_error(exc: duckdb.Error) -> str:
-    """DuckDB's message, first line, without its generic advice."""
+    """DuckDB's complaint in the user's terms (its offsets refer to our temporary parts)."""
     msg = str(exc).splitlines()[0]
-    for prefix in ("Invalid Input Error: ", "Conversion Error: "):
-        msg = msg.removeprefix(prefix)
-    if 'in file "' in msg:  # the temporary file's name means nothing to the user
-        head, _, rest = msg.partition(' in file "')
-        msg = head + rest.partition('"')[2]
-    return "malformed trace JSON: " + msg.strip()
+    if "Expected OBJECT" in msg:
+        return "not a trace: traceEvents holds values that are not event objects"
+    detail = re.search(r"(unexpected [^.]*|Failed to cast[^.]*)", msg)
+    if "Malformed JSON" in msg or detail:
+        return ("malformed JSON in the traceEvents array"
+                + (f" ({detail.group(1).strip()})" if detail else ""))
+    return "cannot read the traceEvents array: " + re.sub(r'in file "[^"]*"', "", msg).strip()
 
 
 def _run_parallel(fn: Callable[[int], None], items, jobs: int) -> None:

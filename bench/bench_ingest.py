@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 BATCHES_PER_MB = 600 / 103
 
 CHILD = r"""
-import json, sys, time, resource
+import json, sys, time
 from anemoi_tp.database import connect
 from anemoi_tp.ingest import load_traces
 target = sys.argv[2] if len(sys.argv) > 2 else None
@@ -33,9 +32,10 @@ t0 = time.perf_counter()
 r = load_traces(con, sys.argv[1])
 dt = time.perf_counter() - t0
 con.close()
+# VmHWM, not ru_maxrss: after fork+exec ru_maxrss keeps the parent's high-water mark
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
 print(json.dumps({"seconds": dt, "json_bytes": r.json_bytes, "events": r.events,
-                  "files": len(r.files),
-                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "files": len(r.files), "maxrss_kb": int(hwm)}))
 """
 
 
@@ -58,13 +58,20 @@ def main() -> None:
     ap.add_argument("--gzip", action="store_true", help="write .json.gz files")
     ap.add_argument("--repeat", type=int, default=2, help="runs per target (best is printed)")
     ap.add_argument("--keep", type=Path, help="generate into / reuse this directory")
+    ap.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.generate_only:
+        generate(args.generate_only, args.size_mb, args.ranks, args.gzip)
+        return
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="anemoi-tp-bench-") as tmp:
         trace = args.keep or Path(tmp) / "trace"
         if not trace.exists():
             t0 = time.perf_counter()
-            generate(trace, args.size_mb, args.ranks, args.gzip)
+            # in a child process, so that its memory is not counted with the loads'
+            subprocess.run([sys.executable, __file__, "--generate-only", str(trace),
+                            "--size-mb", str(args.size_mb), "--ranks", str(args.ranks)]
+                           + (["--gzip"] if args.gzip else []), check=True)
             print(f"generated {args.ranks} file(s) in {time.perf_counter() - t0:.1f} s", flush=True)
         on_disk = sum(f.stat().st_size for f in trace.iterdir())
         print(f"trace: {trace} ({args.ranks} file(s), {on_disk / 1e6:.0f} MB on disk"

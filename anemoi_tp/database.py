@@ -15,6 +15,10 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
     """An in-memory database, or a database file."""
     con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
     con.execute(f"SET threads = {os.cpu_count() or 1}")
+    if not read_only:
+        # Loads append from all threads; nothing relies on row order (queries ORDER BY), and
+        # keeping it costs ~15 % of parse time on two cores.
+        con.execute("SET preserve_insertion_order = false")
     return con
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -11,24 +10,24 @@ DELAY_S = 1.0
 
 
 @contextmanager
-def load_progress(label: str, enabled: bool | None = None) -> Iterator[Callable[[int, int], None]]:
-    """Yields a ``callback(done_bytes, total_bytes)``; draws a bar on stderr after DELAY_S."""
+def load_progress(label: str, enabled: bool | None = None) -> Iterator[Callable[[int, int, str], None]]:
+    """Yields a ``callback(done_bytes, total_bytes, stage)``; draws a bar on stderr after DELAY_S."""
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled:
-        yield lambda done, total: None
+        yield lambda done, total, stage: None
         return
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
                                TimeElapsedColumn, TransferSpeedColumn)
     from rich.console import Console
 
-    state = {"done": 0, "total": 0}
+    state = {"done": 0, "total": 0, "stage": "reading"}
     lock = threading.Lock()
     stop = threading.Event()
 
-    def callback(done: int, total: int) -> None:
+    def callback(done: int, total: int, stage: str) -> None:
         with lock:
-            state["done"], state["total"] = done, total
+            state["done"], state["total"], state["stage"] = done, total, stage
 
     def draw() -> None:
         if stop.wait(DELAY_S):
@@ -39,16 +38,15 @@ def load_progress(label: str, enabled: bool | None = None) -> Iterator[Callable[
             task = bar.add_task(label, total=state["total"] or None)
             while not stop.wait(0.1):
                 with lock:
-                    bar.update(task, completed=state["done"], total=state["total"] or None)
+                    bar.update(task, completed=state["done"], total=state["total"] or None,
+                               description=f"{label}: {state['stage']}")
             with lock:
                 bar.update(task, completed=state["total"] or state["done"])
 
     thread = threading.Thread(target=draw, daemon=True)
-    t0 = time.perf_counter()
     thread.start()
     try:
         yield callback
     finally:
         stop.set()
         thread.join()
-        del t0

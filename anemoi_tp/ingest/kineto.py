@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -49,23 +51,56 @@ class LoadResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _progress_sink(total: int, callback: Callable[[int, int], None] | None):
-    """Sums bytes read by several threads and reports (done, total)."""
+Progress = Callable[[int, int, str], None]
+
+
+def _progress_sink(total: int, callback: Progress | None):
+    """Sums bytes cut out by several threads and reports (done, total, stage)."""
     done: dict[int, int] = {}
 
     def report(key: int, pos: int) -> None:
         done[key] = pos
         if callback:
-            callback(sum(done.values()), total)
+            callback(sum(done.values()), total, "reading")
     return report
 
 
+@contextmanager
+def _parse_progress(con: duckdb.DuckDBPyConnection, total: int, callback: Progress | None):
+    """While DuckDB parses, report its own query progress as a share of the bytes."""
+    if callback is None:
+        yield
+        return
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.2):
+            try:
+                pct = con.query_progress()
+            except duckdb.Error:
+                continue
+            if pct >= 0:
+                callback(int(total * min(pct, 100.0) / 100.0), total, "parsing")
+
+    t = threading.Thread(target=poll, daemon=True)
+    callback(0, total, "parsing")
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
+        callback(total, total, "indexing")
+
+
 def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | None = None,
-                progress: Callable[[int, int], None] | None = None,
+                progress: Progress | None = None,
                 tmpdir: str | None = None, part_bytes: int | None = None) -> LoadResult:
     """Load a trace file or a directory of per-rank files into ``con``.
 
-    ``progress(done_bytes, total_bytes)`` is called as files are read (on-disk bytes);
+    ``progress(done_bytes, total_bytes, stage)`` is called as files are read and parsed;
     ``part_bytes`` overrides the size of the parts the event arrays are cut into.
     Raises InputError for bad input; the database may then hold part of the load, so callers
     that keep it write to a temporary database first (as the CLI does).
@@ -98,7 +133,8 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
                 "device_properties": json.dumps(x.metadata.get("deviceProperties")),
                 "name_host": info.get("host"), "name_pid": info.get("pid")})
         # Phase 2: DuckDB parses every part of every file in one statement, on all cores.
-        _parse_events(con, files, extracted, ranks)
+        with _parse_progress(con, total, progress):
+            _parse_events(con, files, extracted, ranks)
     finally:
         for x in extracted:
             if x is not None:

@@ -6,6 +6,7 @@
 -- several runtime calls with one correlation id (not seen in practice), the earliest counts.
 --
 -- @table gpu_activities  one row per kernel, memcpy or memset
+-- @column activity_id  unique id of the activity
 -- @column rank         rank of the trace file
 -- @column file_id      trace_files.file_id
 -- @column kind         'kernel', 'memcpy' or 'memset'
@@ -45,6 +46,7 @@ comm_names AS (
       ON p.class = 'communication' AND regexp_matches(n.name, '(?i)' || p.pattern)
 )
 SELECT
+    row_number() OVER () AS activity_id,
     a.rank, a.file_id,
     CASE WHEN a.cat IN ('kernel', 'Kernel') THEN 'kernel'
          WHEN a.cat IN ('gpu_memcpy', 'Memcpy') THEN 'memcpy'

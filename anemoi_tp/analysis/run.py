@@ -1,0 +1,44 @@
+"""Run the analysis SQL files, in dependency order."""
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from ..database import run_sql
+from ..resources import read_sql, resource_dir
+
+# Each file reads only tables made by the files before it.
+ANALYSIS_FILES = (
+    "analysis/macros.sql",
+    "analysis/settings.sql",
+    "analysis/host_ranges.sql",
+    "analysis/batches.sql",
+    "analysis/analysis_window.sql",
+    "analysis/gpu_time.sql",
+    "analysis/ownership.sql",
+    "analysis/attribution.sql",
+    "analysis/annotations.sql",
+    "analysis/collectives.sql",
+)
+_VERSION = re.compile(r"^--\s*\S+\.sql\s*\(version\s+(\d+)\)")
+
+
+def run_analyses(con: duckdb.DuckDBPyConnection, patterns: dict[str, list] | None = None) -> None:
+    """Create every analysis table. ``patterns`` replaces the default patterns of a kind."""
+    for f in ANALYSIS_FILES:
+        run_sql(con, f)
+        if f == "analysis/settings.sql" and patterns:
+            from ..config import apply_patterns
+            apply_patterns(con, patterns)
+
+
+def query_versions() -> dict[str, int]:
+    """{file: version} of every SQL file, from its header line."""
+    out = {}
+    root = resource_dir("queries")
+    for path in sorted(root.rglob("*.sql")):
+        rel = str(path.relative_to(root))
+        m = _VERSION.match(read_sql(rel).splitlines()[0])
+        out[rel] = int(m.group(1)) if m else None
+    return out

@@ -1,0 +1,167 @@
+-- analysis/attribution.sql (version 1): the window split between owners, per dimension.
+-- Reads: gpu_owners, host_ranges, analysis_window.   Used by: phases, modules, annotations.
+--
+-- DESIGN.md: at each instant of the window, if GPU activity runs, the instant goes to the
+-- owners of the running activities, shared equally between distinct owners; if the GPU is
+-- idle, it goes to the innermost (latest started) range of the dimension open on the host,
+-- else to 'elsewhere'. The parts sum to the window's length. An owner's comm share is the
+-- part of its time in which one of its own activities is communication.
+-- Dimensions: 'phase' (forward, backward, optimizer, data_loader, elsewhere), 'module'
+-- (encoder, processor, decoder, elsewhere), 'module_dir' (module group + ' fwd'/' bwd'; GPU
+-- only) and 'annotation' (annotation range id + ' fwd'/' bwd'; GPU only).
+-- Method: per owner, the union of its activities (islands). k(t) = number of owners with an
+-- island at t. F(t) = ∫ 1/k over the GPU-busy part of [window start, t); an island's share
+-- is F(end) − F(start), and the time it shares with other owners is the same integral of
+-- [k ≥ 2]. Idle stretches (k = 0) take the host range open over them.
+--
+-- @table owned_activity  GPU activity clipped to the window, once per dimension
+-- @column rank         rank
+-- @column dim          phase | module | module_dir | annotation
+-- @column owner        the owner in that dimension
+-- @column class        computation | communication | memory
+-- @column ts           start (clipped), ns
+-- @column end_ts       end (clipped), ns
+--
+-- @table attribution   one row per (rank, dim, owner)
+-- @column rank         rank
+-- @column dim          dimension
+-- @column owner        owner
+-- @column duration_ns  its part of the window: share_ns + idle_ns (fractional ns)
+-- @column share_ns     GPU-busy time charged to it (shared equally with concurrent owners)
+-- @column idle_ns      GPU-idle time charged to it (a host range of it was open)
+-- @column comm_ns      share_ns during which one of its own activities is communication
+-- @column gpu_ns       union of its own activities, ns (not shared)
+-- @column overlapped_ns part of gpu_ns during which activities of other owners run too
+CREATE OR REPLACE TABLE owned_activity AS
+WITH clipped AS (
+    SELECT o.*, greatest(o.ts, w.ts) AS cts, least(o.end_ts, w.end_ts) AS cend
+    FROM gpu_owners o JOIN analysis_window w USING (rank)
+    WHERE w.ts IS NOT NULL AND o.ts < w.end_ts AND o.end_ts > w.ts AND o.end_ts > o.ts
+)
+SELECT rank, 'phase' AS dim, phase AS owner, class, cts AS ts, cend AS end_ts FROM clipped
+UNION ALL
+SELECT rank, 'module', coalesce(module_group, 'elsewhere'), class, cts, cend FROM clipped
+UNION ALL
+SELECT rank, 'module_dir', module_group || ' ' || direction, class, cts, cend FROM clipped
+WHERE module_group IS NOT NULL
+UNION ALL
+SELECT rank, 'annotation', annotation_id::VARCHAR || ' ' || direction, class, cts, cend FROM clipped
+WHERE annotation_id IS NOT NULL;
+
+CREATE OR REPLACE TABLE attribution AS
+WITH host_owner AS (
+    SELECT h.rank, d.dim, d.owner, greatest(h.ts, w.ts) AS ts, least(h.end_ts, w.end_ts) AS end_ts
+    FROM host_ranges h JOIN analysis_window w USING (rank)
+    CROSS JOIN LATERAL (
+        SELECT 'phase' AS dim, h.label AS owner WHERE h.kind = 'phase'
+        UNION ALL
+        SELECT 'module', coalesce(h.module_group, 'elsewhere') WHERE h.kind = 'module'
+    ) d
+    WHERE w.ts IS NOT NULL AND h.ts < w.end_ts AND h.end_ts > w.ts
+),
+dims AS (
+    SELECT w.rank, d.dim, w.ts AS w0, w.end_ts AS w1,
+           row_number() OVER (ORDER BY w.rank, d.dim) AS track
+    FROM analysis_window w
+    CROSS JOIN (VALUES ('phase'), ('module'), ('module_dir'), ('annotation')) d(dim)
+    WHERE w.ts IS NOT NULL
+),
+islands_of AS (
+    SELECT rank, dim, owner, comm_only, min(ts) AS s, max(end_ts) AS e
+    FROM (
+        SELECT *, sum(new_island) OVER (PARTITION BY rank, dim, owner, comm_only
+                                        ORDER BY ts, end_ts ROWS UNBOUNDED PRECEDING) AS island
+        FROM (
+            SELECT *, CASE WHEN ts > max(end_ts) OVER (
+                               PARTITION BY rank, dim, owner, comm_only ORDER BY ts, end_ts
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                           THEN 1 ELSE 0 END
+                      + CASE WHEN row_number() OVER (PARTITION BY rank, dim, owner, comm_only
+                                                     ORDER BY ts, end_ts) = 1 THEN 1 ELSE 0 END
+                      AS new_island
+            FROM (
+                SELECT rank, dim, owner, ts, end_ts, false AS comm_only FROM owned_activity
+                UNION ALL
+                SELECT rank, dim, owner, ts, end_ts, true FROM owned_activity
+                WHERE class = 'communication'
+            )
+        )
+    )
+    GROUP BY rank, dim, owner, comm_only, island
+),
+islands AS (SELECT * FROM islands_of WHERE NOT comm_only),
+comm_islands AS (SELECT * FROM islands_of WHERE comm_only),
+points AS (
+    SELECT rank, dim, t, sum(delta) AS delta
+    FROM (
+        SELECT rank, dim, s AS t, 1 AS delta FROM islands
+        UNION ALL SELECT rank, dim, e, -1 FROM islands
+        UNION ALL SELECT rank, dim, w0, 0 FROM dims
+        UNION ALL SELECT rank, dim, w1, 0 FROM dims
+        UNION ALL SELECT rank, dim, ts, 0 FROM host_owner
+        UNION ALL SELECT rank, dim, end_ts, 0 FROM host_owner
+    )
+    GROUP BY rank, dim, t
+),
+running AS (
+    SELECT rank, dim, t, lead(t) OVER w - t AS len,
+           sum(delta) OVER (PARTITION BY rank, dim ORDER BY t ROWS UNBOUNDED PRECEDING) AS k
+    FROM points
+    WINDOW w AS (PARTITION BY rank, dim ORDER BY t)
+),
+segments AS (
+    -- F: integral of 1/k over busy time before t; G: integral of [k >= 2] before t
+    SELECT rank, dim, t, len, k,
+           coalesce(sum(CASE WHEN k > 0 THEN len / k ELSE 0 END) OVER w_before, 0) AS f,
+           coalesce(sum(CASE WHEN k > 1 THEN len ELSE 0 END) OVER w_before, 0) AS g
+    FROM running
+    WINDOW w_before AS (PARTITION BY rank, dim ORDER BY t
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+),
+island_parts AS (
+    SELECT i.rank, i.dim, i.owner,
+           sum(pe.f - ps.f) AS share_ns, sum(pe.g - ps.g) AS overlapped_ns,
+           sum(i.e - i.s) AS gpu_ns
+    FROM islands i
+    JOIN segments ps ON ps.rank = i.rank AND ps.dim = i.dim AND ps.t = i.s
+    JOIN segments pe ON pe.rank = i.rank AND pe.dim = i.dim AND pe.t = i.e
+    GROUP BY ALL
+),
+-- F at any instant: F at the last point before it plus the part of that segment
+comm_parts AS (
+    SELECT c.rank, c.dim, c.owner,
+           sum((pe.f + (c.e - pe.t) / pe.k) - (ps.f + (c.s - ps.t) / ps.k)) AS comm_ns
+    FROM comm_islands c
+    ASOF JOIN segments ps ON ps.rank = c.rank AND ps.dim = c.dim AND c.s >= ps.t
+    ASOF JOIN segments pe ON pe.rank = c.rank AND pe.dim = c.dim AND c.e > pe.t
+    GROUP BY ALL
+),
+idle_segments AS (
+    SELECT s.rank, s.dim, s.t, s.len, d.track
+    FROM segments s JOIN dims d USING (rank, dim)
+    WHERE s.k = 0 AND s.len > 0 AND s.t >= d.w0 AND s.t < d.w1
+),
+idle_owner AS (
+    SELECT i.rank, i.dim, i.t, i.len, arg_max(h.owner, h.ts) AS owner
+    FROM idle_segments i
+    JOIN (SELECT h.*, d.track FROM host_owner h JOIN dims d USING (rank, dim)) h
+      ON tkey(i.track, i.t) >= tkey(h.track, h.ts) AND tkey(i.track, i.t) < tkey(h.track, h.end_ts)
+    GROUP BY ALL
+),
+idle_parts AS (
+    SELECT i.rank, i.dim, coalesce(o.owner, 'elsewhere') AS owner, sum(i.len) AS idle_ns
+    FROM idle_segments i
+    LEFT JOIN idle_owner o USING (rank, dim, t)
+    GROUP BY ALL
+)
+SELECT rank, dim, owner,
+       coalesce(ip.share_ns, 0) + coalesce(d.idle_ns, 0) AS duration_ns,
+       coalesce(ip.share_ns, 0) AS share_ns,
+       coalesce(d.idle_ns, 0) AS idle_ns,
+       coalesce(c.comm_ns, 0) AS comm_ns,
+       coalesce(ip.gpu_ns, 0) AS gpu_ns,
+       coalesce(ip.overlapped_ns, 0) AS overlapped_ns
+FROM island_parts ip
+FULL OUTER JOIN idle_parts d USING (rank, dim, owner)
+LEFT JOIN comm_parts c USING (rank, dim, owner)
+ORDER BY rank, dim, duration_ns DESC;

@@ -1,0 +1,85 @@
+-- analysis/batches.sql (version 1): training batches per rank, and which of them count.
+-- Reads: host_ranges, events, gpu_activities.   Used by: analysis_window, reports.
+--
+-- DESIGN.md: a batch is one `[pl][profile]run_training_batch` range plus the data-loader fetch
+-- that directly precedes it on the same thread (the fetch ranges after the previous batch on
+-- that thread ended); it runs from the earlier start to the later of its host end and the end
+-- of the GPU work launched inside it (launched by any thread of its process while it is
+-- open). Ranks without Lightning batch ranges use ProfilerStep#N ranges instead (no fetch).
+-- A batch whose range ends at the `Record Window End` instant (within 1 µs) was cut by the
+-- end of recording: it is kept here with complete = false and counts nowhere.
+--
+-- @table batches       one row per batch range
+-- @column rank         rank
+-- @column batch        1, 2, … over the complete batches of the rank in time order (NULL if cut)
+-- @column source       'lightning' (run_training_batch) or 'profiler_step' (ProfilerStep#N)
+-- @column name         the batch range's name
+-- @column pid          its process
+-- @column tid          its thread
+-- @column ts           batch start: the fetch's start, else the range's start, ns
+-- @column range_ts     the batch range's own start, ns
+-- @column host_end     the batch range's end, ns
+-- @column gpu_end      end of the last GPU activity launched inside it (NULL: none), ns
+-- @column end_ts       batch end: the later of host_end and gpu_end, ns
+-- @column fetch_ts     start of the data-loader fetch that precedes it (NULL: none), ns
+-- @column complete     false for a batch cut by the end of recording
+CREATE OR REPLACE TABLE batches AS
+WITH window_end AS (
+    SELECT rank, max(ts) AS rwe FROM events
+    WHERE name = 'Record Window End' AND ph IN ('i', 'I') GROUP BY rank
+),
+lightning_ranks AS (SELECT DISTINCT rank FROM host_ranges WHERE kind = 'batch'),
+ranges AS (
+    SELECT range_id, rank, pid, tid, ts, end_ts, name, 'lightning' AS source
+    FROM host_ranges WHERE kind = 'batch'
+    UNION ALL
+    SELECT range_id, rank, pid, tid, ts, end_ts, name, 'profiler_step'
+    FROM host_ranges
+    WHERE kind = 'step' AND rank NOT IN (SELECT rank FROM lightning_ranks)
+),
+with_prev AS (
+    SELECT *, lag(end_ts) OVER (PARTITION BY rank, pid, tid ORDER BY ts) AS prev_end
+    FROM ranges
+),
+fetches AS (
+    SELECT b.range_id, min(d.ts) AS fetch_ts
+    FROM with_prev b JOIN host_ranges d
+      ON d.kind = 'data_loader' AND d.rank = b.rank AND d.pid = b.pid AND d.tid = b.tid
+     AND d.end_ts <= b.ts AND d.ts >= coalesce(b.prev_end, d.ts)
+    WHERE b.source = 'lightning'
+    GROUP BY b.range_id
+),
+-- GPU work launched while the range is open: a range join on (rank, pid) made a single
+-- sortable key so DuckDB runs it as an inequality join
+proc AS (
+    SELECT rank, pid, dense_rank() OVER (ORDER BY rank, pid) AS proc_no
+    FROM (SELECT DISTINCT rank, pid FROM ranges)
+),
+gpu_end AS (
+    SELECT b.range_id, max(g.ts + g.dur) AS gpu_end
+    FROM (SELECT r.*, p.proc_no FROM ranges r JOIN proc p USING (rank, pid)) b
+    JOIN (SELECT g.*, p.proc_no FROM gpu_activities g
+          JOIN proc p ON p.rank = g.rank AND p.pid = g.launch_pid) g
+      ON g.proc_no::HUGEINT * 10000000000000000000 + g.launch_ts
+             >= b.proc_no::HUGEINT * 10000000000000000000 + b.ts
+     AND g.proc_no::HUGEINT * 10000000000000000000 + g.launch_ts
+             < b.proc_no::HUGEINT * 10000000000000000000 + b.end_ts
+    GROUP BY b.range_id
+),
+assembled AS (
+    SELECT r.rank, r.source, r.name, r.pid, r.tid,
+           least(r.ts, coalesce(f.fetch_ts, r.ts)) AS ts,
+           r.ts AS range_ts, r.end_ts AS host_end, g.gpu_end,
+           greatest(r.end_ts, coalesce(g.gpu_end, r.end_ts)) AS end_ts,
+           f.fetch_ts,
+           NOT coalesce(r.end_ts >= w.rwe - 1000, false) AS complete
+    FROM ranges r
+    LEFT JOIN fetches f USING (range_id)
+    LEFT JOIN gpu_end g USING (range_id)
+    LEFT JOIN window_end w USING (rank)
+)
+SELECT rank,
+       CASE WHEN complete THEN row_number() OVER (PARTITION BY rank, complete ORDER BY ts) END AS batch,
+       source, name, pid, tid, ts, range_ts, host_end, gpu_end, end_ts, fetch_ts, complete
+FROM assembled
+ORDER BY rank, ts;

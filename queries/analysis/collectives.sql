@@ -1,0 +1,45 @@
+-- analysis/collectives.sql (version 1): collectives matched across ranks: transfer and wait.
+-- Reads: gpu_activities, analysis_window, ranks.   Used by: cross-rank view, findings.
+--
+-- DESIGN.md: collectives are matched across ranks by order per (kernel name, stream): the
+-- n-th such kernel of every rank is one collective. Transfer = the shortest duration among
+-- the ranks (the time the data really took); wait = each rank's duration minus it (time spent
+-- waiting in the kernel for the others). The rank that arrives last (latest start) is the
+-- straggler. Only collectives seen on every rank are matched; a collective counts for a rank
+-- when it starts inside that rank's window.
+--
+-- @table collective_matches  one row per (collective, rank)
+-- @column kind         AllReduce, AllGather, ReduceScatter, … (from the kernel name), else the name
+-- @column name         kernel name
+-- @column stream       stream id
+-- @column seq          n: the n-th kernel of that name on that stream
+-- @column rank         rank
+-- @column ts           its start on this rank, ns
+-- @column dur          its duration on this rank, ns
+-- @column transfer_ns  shortest duration among the ranks, ns
+-- @column wait_ns      dur − transfer_ns
+-- @column arrival_ns   how much later than the first rank this rank started, ns
+-- @column straggler    the rank that started last
+-- @column in_window    whether it starts in this rank's analysis window
+CREATE OR REPLACE TABLE collective_matches AS
+WITH comm AS (
+    SELECT rank, name, stream, ts, dur,
+           row_number() OVER (PARTITION BY rank, name, stream ORDER BY ts) AS seq
+    FROM gpu_activities WHERE class = 'communication'
+),
+groups AS (
+    SELECT name, stream, seq, count(*) AS n, min(dur) AS transfer_ns, min(ts) AS first_ts,
+           arg_max(rank, ts) AS straggler
+    FROM comm GROUP BY ALL
+)
+SELECT coalesce(nullif(regexp_extract(c.name,
+           '(AllReduce|AllGather|ReduceScatter|Broadcast|AllToAll|SendRecv|Reduce|Send|Recv)', 1), ''),
+           c.name) AS kind,
+       c.name, c.stream, c.seq, c.rank, c.ts, c.dur, g.transfer_ns, c.dur - g.transfer_ns AS wait_ns,
+       c.ts - g.first_ts AS arrival_ns, g.straggler,
+       coalesce(c.ts >= w.ts AND c.ts < w.end_ts, false) AS in_window
+FROM comm c
+JOIN groups g USING (name, stream, seq)
+LEFT JOIN analysis_window w ON w.rank = c.rank
+WHERE g.n = (SELECT count(*) FROM ranks) AND g.n > 1
+ORDER BY kind, name, stream, seq, rank;

@@ -11,7 +11,7 @@ import click
 import duckdb
 
 from . import __version__
-from .database import connect, is_duckdb_file
+from .database import attach_loaded, connect, is_duckdb_file
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -140,6 +140,69 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
         output.write_text(text)
     else:
         click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("trace", type=click.Path(path_type=str))
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default=None,
+              help="text: tables for a terminal (the default); json: every number under stable "
+                   "keys. Default: from the -o suffix (.json), else text.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to this file (written whole or not at all).")
+@click.option("--detailed", is_flag=True, help="Add the annotation table (text format).")
+@click.option("--top", type=click.IntRange(1), default=25, show_default=True,
+              help="Annotation rows per rank in --detailed text; JSON keeps all.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML file with [patterns] for batches, phases, modules, module groups.")
+@click.option("--batch", "batch_patterns", multiple=True, metavar="REGEX",
+              help="Range names that delimit a batch (replaces the default; repeatable).")
+@click.option("--module-group", "module_groups", multiple=True, metavar="NAME=REGEX",
+              help="A module group by module path (replaces the defaults; repeatable).")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=None,
+              help="Files read in parallel.")
+def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top: int,
+           config_file: Path | None, batch_patterns: tuple, module_groups: tuple,
+           jobs: int | None) -> None:
+    """Analyse TRACE (trace file, directory of per-rank files, or a DuckDB file from `load`).
+
+    Throughput, GPU busy / idle, communication and its overlap with computation, the window
+    split by phase (forward, backward, optimizer, data_loader) and by module group (encoder,
+    processor, decoder), module GPU time forward and backward, the annotation table, and
+    collectives matched across ranks. DESIGN.md defines every number; numbers a trace
+    cannot support are shown as missing, with the reason.
+    """
+    import json as _json
+
+    from .config import load_config, merge_options
+    from .report import build_report
+    from .report.text import render_text
+
+    patterns = merge_options(load_config(config_file), batch_patterns, module_groups)
+    if fmt is None:
+        fmt = "json" if output is not None and output.suffix == ".json" else "text"
+    if is_duckdb_file(trace):
+        con = attach_loaded(trace)
+    else:
+        con = connect()
+        _load(con, trace, jobs)
+    data = build_report(con, patterns)
+    text = (_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
+            else render_text(data, detailed=detailed, top=top))
+    _write_output(text, output)
+
+
+def _write_output(text: str, output: Path | None) -> None:
+    """To stdout, or to a file through a temporary name (no half-written file on failure)."""
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, output)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 @cli.command()

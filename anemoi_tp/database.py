@@ -56,3 +56,18 @@ def is_duckdb_file(path: str | Path) -> bool:
     except OSError:
         return False
     return head[8:12] == b"DUCK"
+
+
+def attach_loaded(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory database that reads a loaded database file, read-only.
+
+    Analyses create their tables in memory; names they do not define resolve to the file's.
+    """
+    try:
+        con = connect()
+        con.execute("ATTACH ? AS loaded (READ_ONLY)", [str(path)])
+    except duckdb.Error as exc:
+        from .errors import InputError
+        raise InputError(path, f"cannot open DuckDB file: {str(exc).splitlines()[0]}") from None
+    con.execute("SET search_path = 'memory.main,loaded.main'")
+    return con

@@ -1,0 +1,87 @@
+"""Analysis settings: name patterns from a TOML file and command-line options.
+
+A TOML file replaces the default patterns of each kind it names (see
+queries/analysis/settings.sql for the kinds and the defaults)::
+
+    [patterns]
+    batch = ['^\\[pl\\]\\[profile\\]run_training_batch$']
+    data_loader = ['train_dataloader_next$']
+    module = ['^\\[pl\\]\\[module\\][^:]*: (\\S+)$']      # group 1: the module path
+
+    [patterns.phase]
+    forward = ['\\.training_step$']
+    backward = ['\\.backward$']
+
+    [patterns.module_group]
+    encoder = ['^model\\.model\\.encoder']
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+
+from .errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+LIST_KINDS = ("batch", "step", "data_loader", "module")
+LABELLED_KINDS = ("phase", "module_group")
+
+
+def load_config(path: Path | None) -> dict:
+    """The [patterns] table of a TOML file, checked; {} without a file."""
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML: {exc}") from None
+    patterns = data.get("patterns", {})
+    unknown = set(patterns) - set(LIST_KINDS) - set(LABELLED_KINDS)
+    if unknown:
+        raise InputError(path, f"unknown pattern kind(s): {', '.join(sorted(unknown))} "
+                               f"(known: {', '.join(LIST_KINDS + LABELLED_KINDS)})")
+    for kind, value in patterns.items():
+        ok = (isinstance(value, list) and all(isinstance(v, str) for v in value)) if kind in LIST_KINDS \
+            else (isinstance(value, dict) and all(isinstance(v, list) for v in value.values()))
+        if not ok:
+            raise InputError(path, f"patterns.{kind} must be "
+                             + ("a list of strings" if kind in LIST_KINDS else "a table of lists"))
+    return patterns
+
+
+def merge_options(patterns: dict, batch: tuple[str, ...], module_groups: tuple[str, ...]) -> dict:
+    """Command-line options on top of the file: --batch REGEX, --module-group NAME=REGEX."""
+    out = dict(patterns)
+    if batch:
+        out["batch"] = list(batch)
+    if module_groups:
+        groups: dict[str, list[str]] = {}
+        for item in module_groups:
+            name, sep, regex = item.partition("=")
+            if not sep or not name or not regex:
+                raise InputError(None, f"--module-group expects NAME=REGEX, got {item!r}")
+            groups.setdefault(name, []).append(regex)
+        out["module_group"] = groups
+    return out
+
+
+def apply_patterns(con: duckdb.DuckDBPyConnection, patterns: dict) -> None:
+    """Replace the default patterns of every kind given; every regex is checked by DuckDB."""
+    for kind, value in patterns.items():
+        rows = ([(kind, None, p, i) for i, p in enumerate(value)] if kind in LIST_KINDS
+                else [(kind, label, p, i) for label, ps in value.items() for i, p in enumerate(ps)])
+        for _, _, p, _ in rows:
+            try:
+                con.execute("SELECT regexp_matches('', ?)", [p])
+            except duckdb.Error as exc:
+                raise InputError(None, f"bad {kind} pattern {p!r}: {str(exc).splitlines()[0]}") from None
+        con.execute("DELETE FROM analysis_patterns WHERE kind = ?", [kind])
+        con.executemany("INSERT INTO analysis_patterns VALUES (?, ?, ?, ?)", rows)

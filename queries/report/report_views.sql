@@ -1,0 +1,131 @@
+-- report/report_views.sql (version 1): the numbers of a report, in seconds and percent.
+-- Reads: analysis_window, gpu_time, attribution, annotation_stats, collective_matches,
+--        host_ranges, gpu_activities, ranks.   Used by: anemoi_tp/report (every format).
+-- Missing numbers are NULL here; report_missing says why.
+--
+-- @view report_ranks       one row per rank: the overview
+-- @column rank             rank
+-- @column batches          complete batches in the window
+-- @column total_s          window length, s
+-- @column throughput_it_s  batches / total_s
+-- @column gpu_active_s     union of GPU activity, s
+-- @column gpu_idle_s       total − active, s
+-- @column gpu_idle_pct     idle / total × 100
+-- @column comm_pct         union of communication / total × 100
+-- @column computation_s    union of computation kernels, s
+-- @column communication_s  union of communication kernels, s
+-- @column memory_ops_s     union of memcpy / memset, s
+-- @column data_loader_s    union of data-loader host ranges, s
+-- @column overlap_s        communication ∩ computation, s
+-- @column overlap_pct_of_total  overlap / total × 100
+-- @column overlap_pct_of_comm   overlap / communication × 100
+-- @column overlap_pct_of_comp   overlap / computation × 100
+CREATE OR REPLACE VIEW report_ranks AS
+SELECT w.rank, w.batches,
+       w.total_ns / 1e9 AS total_s,
+       w.throughput AS throughput_it_s,
+       g.active_ns / 1e9 AS gpu_active_s,
+       g.idle_ns / 1e9 AS gpu_idle_s,
+       100.0 * g.idle_ns / w.total_ns AS gpu_idle_pct,
+       100.0 * g.communication_ns / w.total_ns AS comm_pct,
+       g.computation_ns / 1e9 AS computation_s,
+       g.communication_ns / 1e9 AS communication_s,
+       g.memory_ns / 1e9 AS memory_ops_s,
+       g.data_loader_ns / 1e9 AS data_loader_s,
+       g.overlap_ns / 1e9 AS overlap_s,
+       100.0 * g.overlap_ns / w.total_ns AS overlap_pct_of_total,
+       100.0 * g.overlap_ns / nullif(g.communication_ns, 0) AS overlap_pct_of_comm,
+       100.0 * g.overlap_ns / nullif(g.computation_ns, 0) AS overlap_pct_of_comp
+FROM analysis_window w
+LEFT JOIN gpu_time g USING (rank)
+LEFT JOIN (SELECT rank, count(*) AS n FROM gpu_activities GROUP BY rank) a USING (rank)
+ORDER BY w.rank;
+
+-- @view report_missing     one row per (rank, section) that cannot be computed
+-- @column rank             rank
+-- @column section          window | gpu | phases | modules | annotations | collectives
+-- @column reason           why
+CREATE OR REPLACE VIEW report_missing AS
+SELECT rank, 'window' AS section, missing AS reason FROM analysis_window WHERE missing IS NOT NULL
+UNION ALL
+SELECT r.rank, 'gpu', 'no GPU activity (kernels, memcpy, memset) in the trace of this rank'
+FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM gpu_activities g WHERE g.rank = r.rank)
+UNION ALL
+SELECT r.rank, 'phases', 'no phase ranges (Lightning [pl][profile] training_step, backward, '
+       || 'optimizer_step, or the configured phase patterns)'
+FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM host_ranges h WHERE h.rank = r.rank AND h.kind = 'phase')
+UNION ALL
+SELECT r.rank, 'modules', 'no module ranges ([pl][module] …, "<Class> model.… fwd|bwd", '
+       || 'or the configured module patterns)'
+FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM host_ranges h WHERE h.rank = r.rank AND h.kind = 'module')
+UNION ALL
+SELECT NULL, 'collectives', CASE WHEN (SELECT count(*) FROM ranks) < 2
+                                 THEN 'needs the traces of two or more ranks'
+                                 ELSE 'no communication kernel is seen on every rank' END
+WHERE NOT EXISTS (SELECT 1 FROM collective_matches)
+ORDER BY rank NULLS FIRST, section;
+
+-- @view report_breakdown   phase and module parts of each rank's window
+-- @column rank             rank
+-- @column dim              'phase' or 'module'
+-- @column name             phase (forward, backward, optimizer, data_loader, elsewhere) or
+--                          module group (encoder, processor, decoder, elsewhere)
+-- @column duration_s       its part of the window, s
+-- @column pct              duration / total × 100
+-- @column comm_pct         share of its time in which its own activities communicate, %
+CREATE OR REPLACE VIEW report_breakdown AS
+WITH names(dim, name, ord) AS (VALUES
+    ('phase', 'forward', 1), ('phase', 'backward', 2), ('phase', 'optimizer', 3),
+    ('phase', 'data_loader', 4), ('phase', 'elsewhere', 5),
+    ('module', 'encoder', 1), ('module', 'processor', 2), ('module', 'decoder', 3),
+    ('module', 'elsewhere', 4))
+SELECT w.rank, n.dim, n.name,
+       coalesce(a.duration_ns, 0) / 1e9 AS duration_s,
+       100.0 * coalesce(a.duration_ns, 0) / w.total_ns AS pct,
+       100.0 * coalesce(a.comm_ns, 0) / nullif(a.duration_ns, 0) AS comm_pct
+FROM analysis_window w CROSS JOIN names n
+LEFT JOIN attribution a ON a.rank = w.rank AND a.dim = n.dim AND a.owner = n.name
+WHERE w.ts IS NOT NULL
+ORDER BY w.rank, n.dim DESC, n.ord;
+
+-- @view report_module_gpu  GPU time of each module group, forward and backward apart
+-- @column rank             rank
+-- @column module           encoder | processor | decoder
+-- @column direction        fwd | bwd
+-- @column gpu_s            union of the GPU activities it owns in that direction, s
+CREATE OR REPLACE VIEW report_module_gpu AS
+SELECT rank, split_part(owner, ' ', 1) AS module, split_part(owner, ' ', 2) AS direction,
+       gpu_ns / 1e9 AS gpu_s
+FROM attribution WHERE dim = 'module_dir' AND owner <> 'elsewhere'
+ORDER BY rank, module, direction DESC;
+
+-- @view report_annotations the annotation table, times in µs / s
+-- @column rank             rank
+-- @column name             annotation name
+-- @column direction        fwd | bwd
+-- @column module           module group, NULL if none
+-- @column calls            instances
+-- @column gpu_total_s      summed per-instance GPU time, s
+-- @column avg_us           per call, µs
+-- @column max_us           largest instance, µs
+-- @column min_us           smallest instance, µs
+-- @column overlap_pct      share of its GPU time overlapped by others' GPU work, %
+CREATE OR REPLACE VIEW report_annotations AS
+SELECT rank, name, direction, module, calls, gpu_total_ns / 1e9 AS gpu_total_s,
+       avg_ns / 1e3 AS avg_us, max_ns / 1e3 AS max_us, min_ns / 1e3 AS min_us, overlap_pct
+FROM annotation_stats
+ORDER BY rank, gpu_total_ns DESC, name, direction;
+
+-- @view report_collectives per (collective kind, rank): transfer and wait in the window
+-- @column kind             AllReduce, AllGather, …
+-- @column rank             rank
+-- @column instances        matched collectives of that kind in the rank's window
+-- @column transfer_s       summed transfer time, s
+-- @column wait_s           summed wait time, s
+-- @column last_arrivals    how many of them this rank arrived at last
+CREATE OR REPLACE VIEW report_collectives AS
+SELECT kind, rank, count(*) AS instances, sum(transfer_ns) / 1e9 AS transfer_s,
+       sum(wait_ns) / 1e9 AS wait_s, count(*) FILTER (WHERE straggler = rank) AS last_arrivals
+FROM collective_matches WHERE in_window
+GROUP BY kind, rank
+ORDER BY kind, rank;

@@ -10,7 +10,7 @@
 -- @column end_ts       window end, ns
 -- @column total_ns     window length, ns
 -- @column batches      complete batches
--- @column source       'lightning' or 'profiler_step'
+-- @column source       'batch_ranges' or 'profiler_steps' (see batches)
 -- @column throughput   batches per second (it/s)
 -- @column missing      why the window cannot be computed (NULL when it can)
 CREATE OR REPLACE TABLE analysis_window AS

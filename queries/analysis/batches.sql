@@ -12,7 +12,8 @@
 -- @table batches       one row per batch range
 -- @column rank         rank
 -- @column batch        1, 2, … over the complete batches of the rank in time order (NULL if cut)
--- @column source       'lightning' (run_training_batch) or 'profiler_step' (ProfilerStep#N)
+-- @column source       'batch_ranges' (the batch patterns: run_training_batch) or 'profiler_steps'
+--                      (ProfilerStep#N, where a rank has no batch range)
 -- @column name         the batch range's name
 -- @column pid          its process
 -- @column tid          its thread
@@ -30,10 +31,10 @@ WITH window_end AS (
 ),
 lightning_ranks AS (SELECT DISTINCT rank FROM host_ranges WHERE kind = 'batch'),
 ranges AS (
-    SELECT range_id, rank, pid, tid, ts, end_ts, name, 'lightning' AS source
+    SELECT range_id, rank, pid, tid, ts, end_ts, name, 'batch_ranges' AS source
     FROM host_ranges WHERE kind = 'batch'
     UNION ALL
-    SELECT range_id, rank, pid, tid, ts, end_ts, name, 'profiler_step'
+    SELECT range_id, rank, pid, tid, ts, end_ts, name, 'profiler_steps'
     FROM host_ranges
     WHERE kind = 'step' AND rank NOT IN (SELECT rank FROM lightning_ranks)
 ),
@@ -46,7 +47,7 @@ fetches AS (
     FROM with_prev b JOIN host_ranges d
       ON d.kind = 'data_loader' AND d.rank = b.rank AND d.pid = b.pid AND d.tid = b.tid
      AND d.end_ts <= b.ts AND d.ts >= coalesce(b.prev_end, d.ts)
-    WHERE b.source = 'lightning'
+    WHERE b.source = 'batch_ranges'
     GROUP BY b.range_id
 ),
 -- GPU work launched while the range is open: a range join on (rank, pid) made a single

@@ -48,37 +48,36 @@ UNION ALL
 SELECT rank, 'annotation', annotation_id::VARCHAR || ' ' || direction, class, cts, cend FROM clipped
 WHERE annotation_id IS NOT NULL;
 
-CREATE OR REPLACE TABLE attribution AS
-WITH host_owner AS (
-    SELECT h.rank, d.dim, d.owner, greatest(h.ts, w.ts) AS ts, least(h.end_ts, w.end_ts) AS end_ts
-    FROM host_ranges h JOIN analysis_window w USING (rank)
-    CROSS JOIN LATERAL (
-        SELECT 'phase' AS dim, h.label AS owner WHERE h.kind = 'phase'
-        UNION ALL
-        SELECT 'module', coalesce(h.module_group, 'elsewhere') WHERE h.kind = 'module'
-    ) d
-    WHERE w.ts IS NOT NULL AND h.ts < w.end_ts AND h.end_ts > w.ts
-),
-dims AS (
-    SELECT w.rank, d.dim, w.ts AS w0, w.end_ts AS w1,
-           row_number() OVER (ORDER BY w.rank, d.dim) AS track
-    FROM analysis_window w
-    CROSS JOIN (VALUES ('phase'), ('module'), ('module_dir'), ('annotation')) d(dim)
-    WHERE w.ts IS NOT NULL
-),
-islands_of AS (
-    SELECT rank, dim, owner, comm_only, min(ts) AS s, max(end_ts) AS e
+-- host ranges of each dimension, clipped to the window
+CREATE OR REPLACE TEMP TABLE attr_host_owner AS
+SELECT h.rank, d.dim, d.owner, greatest(h.ts, w.ts) AS ts, least(h.end_ts, w.end_ts) AS end_ts
+FROM host_ranges h JOIN analysis_window w USING (rank)
+CROSS JOIN LATERAL (
+    SELECT 'phase' AS dim, h.label AS owner WHERE h.kind = 'phase'
+    UNION ALL
+    SELECT 'module', coalesce(h.module_group, 'elsewhere') WHERE h.kind = 'module'
+) d
+WHERE w.ts IS NOT NULL AND h.ts < w.end_ts AND h.end_ts > w.ts;
+
+CREATE OR REPLACE TEMP TABLE attr_dims AS
+SELECT w.rank, d.dim, w.ts AS w0, w.end_ts AS w1,
+       row_number() OVER (ORDER BY w.rank, d.dim) AS track
+FROM analysis_window w
+CROSS JOIN (VALUES ('phase'), ('module'), ('module_dir'), ('annotation')) d(dim)
+WHERE w.ts IS NOT NULL;
+
+-- per owner, the union of its activities (and of its communication activities)
+CREATE OR REPLACE TEMP TABLE attr_islands AS
+SELECT rank, dim, owner, comm_only, min(ts) AS s, max(end_ts) AS e
+FROM (
+    SELECT *, sum(new_island) OVER (PARTITION BY rank, dim, owner, comm_only
+                                    ORDER BY ts, end_ts ROWS UNBOUNDED PRECEDING) AS island
     FROM (
-        SELECT *, sum(new_island) OVER (PARTITION BY rank, dim, owner, comm_only
-                                        ORDER BY ts, end_ts ROWS UNBOUNDED PRECEDING) AS island
+        SELECT *, CASE WHEN prev_end IS NULL OR ts > prev_end THEN 1 ELSE 0 END AS new_island
         FROM (
-            SELECT *, CASE WHEN ts > max(end_ts) OVER (
-                               PARTITION BY rank, dim, owner, comm_only ORDER BY ts, end_ts
-                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-                           THEN 1 ELSE 0 END
-                      + CASE WHEN row_number() OVER (PARTITION BY rank, dim, owner, comm_only
-                                                     ORDER BY ts, end_ts) = 1 THEN 1 ELSE 0 END
-                      AS new_island
+            SELECT *, max(end_ts) OVER (PARTITION BY rank, dim, owner, comm_only
+                                        ORDER BY ts, end_ts
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
             FROM (
                 SELECT rank, dim, owner, ts, end_ts, false AS comm_only FROM owned_activity
                 UNION ALL
@@ -87,70 +86,70 @@ islands_of AS (
             )
         )
     )
-    GROUP BY rank, dim, owner, comm_only, island
-),
-islands AS (SELECT * FROM islands_of WHERE NOT comm_only),
-comm_islands AS (SELECT * FROM islands_of WHERE comm_only),
-points AS (
+)
+GROUP BY rank, dim, owner, comm_only, island;
+
+-- elementary segments: k owners busy from t for len ns; f and g integrate 1/k and [k >= 2]
+CREATE OR REPLACE TEMP TABLE attr_segments AS
+WITH points AS (
     SELECT rank, dim, t, sum(delta) AS delta
     FROM (
-        SELECT rank, dim, s AS t, 1 AS delta FROM islands
-        UNION ALL SELECT rank, dim, e, -1 FROM islands
-        UNION ALL SELECT rank, dim, w0, 0 FROM dims
-        UNION ALL SELECT rank, dim, w1, 0 FROM dims
-        UNION ALL SELECT rank, dim, ts, 0 FROM host_owner
-        UNION ALL SELECT rank, dim, end_ts, 0 FROM host_owner
+        SELECT rank, dim, s AS t, 1 AS delta FROM attr_islands WHERE NOT comm_only
+        UNION ALL SELECT rank, dim, e, -1 FROM attr_islands WHERE NOT comm_only
+        UNION ALL SELECT rank, dim, w0, 0 FROM attr_dims
+        UNION ALL SELECT rank, dim, w1, 0 FROM attr_dims
+        UNION ALL SELECT rank, dim, ts, 0 FROM attr_host_owner
+        UNION ALL SELECT rank, dim, end_ts, 0 FROM attr_host_owner
     )
     GROUP BY rank, dim, t
 ),
 running AS (
-    SELECT rank, dim, t, lead(t) OVER w - t AS len,
+    SELECT rank, dim, t, lead(t) OVER (PARTITION BY rank, dim ORDER BY t) - t AS len,
            sum(delta) OVER (PARTITION BY rank, dim ORDER BY t ROWS UNBOUNDED PRECEDING) AS k
     FROM points
-    WINDOW w AS (PARTITION BY rank, dim ORDER BY t)
-),
-segments AS (
-    -- F: integral of 1/k over busy time before t; G: integral of [k >= 2] before t
-    SELECT rank, dim, t, len, k,
-           coalesce(sum(CASE WHEN k > 0 THEN len / k ELSE 0 END) OVER w_before, 0) AS f,
-           coalesce(sum(CASE WHEN k > 1 THEN len ELSE 0 END) OVER w_before, 0) AS g
-    FROM running
-    WINDOW w_before AS (PARTITION BY rank, dim ORDER BY t
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-),
-island_parts AS (
+)
+SELECT r.rank, r.dim, r.t, r.len, r.k, d.track, tkey(d.track, r.t) AS tk,
+       coalesce(sum(CASE WHEN r.k > 0 THEN r.len / r.k ELSE 0 END) OVER w_before, 0) AS f,
+       coalesce(sum(CASE WHEN r.k > 1 THEN r.len ELSE 0 END) OVER w_before, 0) AS g,
+       (r.k = 0 AND r.len > 0 AND r.t >= d.w0 AND r.t < d.w1) AS idle
+FROM running r JOIN attr_dims d USING (rank, dim)
+WINDOW w_before AS (PARTITION BY r.rank, r.dim ORDER BY r.t
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING);
+
+CREATE OR REPLACE TEMP TABLE attr_idle AS SELECT * FROM attr_segments WHERE idle;
+CREATE OR REPLACE TEMP TABLE attr_host_keys AS
+SELECT h.owner, h.ts, tkey(d.track, h.ts) AS tks, tkey(d.track, h.end_ts) AS tke
+FROM attr_host_owner h JOIN attr_dims d USING (rank, dim);
+
+CREATE OR REPLACE TABLE attribution AS
+WITH island_parts AS (
     SELECT i.rank, i.dim, i.owner,
            sum(pe.f - ps.f) AS share_ns, sum(pe.g - ps.g) AS overlapped_ns,
            sum(i.e - i.s) AS gpu_ns
-    FROM islands i
-    JOIN segments ps ON ps.rank = i.rank AND ps.dim = i.dim AND ps.t = i.s
-    JOIN segments pe ON pe.rank = i.rank AND pe.dim = i.dim AND pe.t = i.e
+    FROM attr_islands i
+    JOIN attr_segments ps ON ps.rank = i.rank AND ps.dim = i.dim AND ps.t = i.s
+    JOIN attr_segments pe ON pe.rank = i.rank AND pe.dim = i.dim AND pe.t = i.e
+    WHERE NOT i.comm_only
     GROUP BY ALL
 ),
 -- F at any instant: F at the last point before it plus the part of that segment
 comm_parts AS (
     SELECT c.rank, c.dim, c.owner,
            sum((pe.f + (c.e - pe.t) / pe.k) - (ps.f + (c.s - ps.t) / ps.k)) AS comm_ns
-    FROM comm_islands c
-    ASOF JOIN segments ps ON ps.rank = c.rank AND ps.dim = c.dim AND c.s >= ps.t
-    ASOF JOIN segments pe ON pe.rank = c.rank AND pe.dim = c.dim AND c.e > pe.t
+    FROM (SELECT * FROM attr_islands WHERE comm_only) c
+    ASOF JOIN attr_segments ps ON ps.rank = c.rank AND ps.dim = c.dim AND c.s >= ps.t
+    ASOF JOIN attr_segments pe ON pe.rank = c.rank AND pe.dim = c.dim AND c.e > pe.t
     GROUP BY ALL
 ),
-idle_segments AS (
-    SELECT s.rank, s.dim, s.t, s.len, d.track
-    FROM segments s JOIN dims d USING (rank, dim)
-    WHERE s.k = 0 AND s.len > 0 AND s.t >= d.w0 AND s.t < d.w1
-),
+-- idle stretches go to the latest-started host range of the dimension open over them
 idle_owner AS (
-    SELECT i.rank, i.dim, i.t, i.len, arg_max(h.owner, h.ts) AS owner
-    FROM idle_segments i
-    JOIN (SELECT h.*, d.track FROM host_owner h JOIN dims d USING (rank, dim)) h
-      ON tkey(i.track, i.t) >= tkey(h.track, h.ts) AND tkey(i.track, i.t) < tkey(h.track, h.end_ts)
+    SELECT i.rank, i.dim, i.t, arg_max(h.owner, h.ts) AS owner
+    FROM attr_idle i JOIN attr_host_keys h ON i.tk >= h.tks AND i.tk < h.tke
     GROUP BY ALL
 ),
 idle_parts AS (
     SELECT i.rank, i.dim, coalesce(o.owner, 'elsewhere') AS owner, sum(i.len) AS idle_ns
-    FROM idle_segments i
+    FROM attr_idle i
     LEFT JOIN idle_owner o USING (rank, dim, t)
     GROUP BY ALL
 )

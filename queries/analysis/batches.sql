@@ -24,12 +24,10 @@
 -- @column end_ts       batch end: the later of host_end and gpu_end, ns
 -- @column fetch_ts     start of the data-loader fetch that precedes it (NULL: none), ns
 -- @column complete     false for a batch cut by the end of recording
-CREATE OR REPLACE TABLE batches AS
-WITH window_end AS (
-    SELECT rank, max(ts) AS rwe FROM events
-    WHERE name = 'Record Window End' AND ph IN ('i', 'I') GROUP BY rank
-),
-lightning_ranks AS (SELECT DISTINCT rank FROM host_ranges WHERE kind = 'batch'),
+-- Batch ranges and GPU launches are keyed by (process, time) in scratch tables: DuckDB plans
+-- the "launched while the range is open" join as an inequality join on plain tables' keys.
+CREATE OR REPLACE TEMP TABLE batch_ranges AS
+WITH lightning_ranks AS (SELECT DISTINCT rank FROM host_ranges WHERE kind = 'batch'),
 ranges AS (
     SELECT range_id, rank, pid, tid, ts, end_ts, name, 'batch_ranges' AS source
     FROM host_ranges WHERE kind = 'batch'
@@ -38,9 +36,27 @@ ranges AS (
     FROM host_ranges
     WHERE kind = 'step' AND rank NOT IN (SELECT rank FROM lightning_ranks)
 ),
+proc AS (
+    SELECT rank, pid, dense_rank() OVER (ORDER BY rank, pid) AS proc_no
+    FROM (SELECT DISTINCT rank, pid FROM ranges)
+)
+SELECT r.*, p.proc_no, tkey(p.proc_no, r.ts) AS ks, tkey(p.proc_no, r.end_ts) AS ke
+FROM ranges r JOIN proc p USING (rank, pid);
+
+CREATE OR REPLACE TEMP TABLE batch_launches AS
+SELECT g.ts + g.dur AS end_ts, tkey(p.proc_no, g.launch_ts) AS k
+FROM gpu_activities g
+JOIN (SELECT DISTINCT rank, pid, proc_no FROM batch_ranges) p
+  ON p.rank = g.rank AND p.pid = g.launch_pid;
+
+CREATE OR REPLACE TABLE batches AS
+WITH window_end AS (
+    SELECT rank, max(ts) AS rwe FROM events
+    WHERE name = 'Record Window End' AND ph IN ('i', 'I') GROUP BY rank
+),
 with_prev AS (
     SELECT *, lag(end_ts) OVER (PARTITION BY rank, pid, tid ORDER BY ts) AS prev_end
-    FROM ranges
+    FROM batch_ranges
 ),
 fetches AS (
     SELECT b.range_id, min(d.ts) AS fetch_ts
@@ -50,21 +66,10 @@ fetches AS (
     WHERE b.source = 'batch_ranges'
     GROUP BY b.range_id
 ),
--- GPU work launched while the range is open: a range join on (rank, pid) made a single
--- sortable key so DuckDB runs it as an inequality join
-proc AS (
-    SELECT rank, pid, dense_rank() OVER (ORDER BY rank, pid) AS proc_no
-    FROM (SELECT DISTINCT rank, pid FROM ranges)
-),
+-- GPU work launched while the range is open (by any thread of its process)
 gpu_end AS (
-    SELECT b.range_id, max(g.ts + g.dur) AS gpu_end
-    FROM (SELECT r.*, p.proc_no FROM ranges r JOIN proc p USING (rank, pid)) b
-    JOIN (SELECT g.*, p.proc_no FROM gpu_activities g
-          JOIN proc p ON p.rank = g.rank AND p.pid = g.launch_pid) g
-      ON g.proc_no::HUGEINT * 10000000000000000000 + g.launch_ts
-             >= b.proc_no::HUGEINT * 10000000000000000000 + b.ts
-     AND g.proc_no::HUGEINT * 10000000000000000000 + g.launch_ts
-             < b.proc_no::HUGEINT * 10000000000000000000 + b.end_ts
+    SELECT b.range_id, max(g.end_ts) AS gpu_end
+    FROM batch_ranges b JOIN batch_launches g ON g.k >= b.ks AND g.k < b.ke
     GROUP BY b.range_id
 ),
 assembled AS (
@@ -74,7 +79,7 @@ assembled AS (
            greatest(r.end_ts, coalesce(g.gpu_end, r.end_ts)) AS end_ts,
            f.fetch_ts,
            NOT coalesce(r.end_ts >= w.rwe - 1000, false) AS complete
-    FROM ranges r
+    FROM batch_ranges r
     LEFT JOIN fetches f USING (range_id)
     LEFT JOIN gpu_end g USING (range_id)
     LEFT JOIN window_end w USING (rank)

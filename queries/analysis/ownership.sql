@@ -23,48 +23,62 @@
 -- @column direction    fwd | bwd
 -- @column annotation_id host_ranges.range_id of the owning annotation (NULL: none)
 -- @column via_sequence true where module/annotation came through the Sequence number
+-- Range joins run on precomputed track keys (tkey, macros.sql) in scratch tables, which
+-- DuckDB answers with an inequality join; keys computed inside the join condition are not.
+CREATE OR REPLACE TEMP TABLE own_seq_ops AS
+SELECT rank, pid, tid, ts, ts + dur AS end_ts,
+       TRY_CAST(json_extract_string(args, '$."Sequence number"') AS BIGINT) AS seq_nr,
+       (name LIKE 'autograd::engine::evaluate_function:%' OR name LIKE '%Backward%') AS is_bwd
+FROM events
+WHERE ph = 'X' AND cat IN ('cpu_op', 'Operator') AND args IS NOT NULL
+  AND json_exists(args, '$."Sequence number"');
+
+CREATE OR REPLACE TEMP TABLE own_tracks AS
+SELECT rank, pid, tid,
+       dense_rank() OVER (ORDER BY rank, pid, tid) AS thread_no,
+       dense_rank() OVER (ORDER BY rank, pid) AS proc_no
+FROM (SELECT rank, pid, tid FROM host_ranges
+      UNION SELECT rank, launch_pid, launch_tid FROM gpu_activities WHERE launch_pid IS NOT NULL
+      UNION SELECT rank, pid, tid FROM own_seq_ops);
+
+CREATE OR REPLACE TEMP TABLE own_launches AS
+SELECT g.activity_id, g.rank, g.class, g.ts, g.ts + g.dur AS end_ts,
+       tkey(t.thread_no, g.launch_ts) AS tk, tkey(t.proc_no, g.launch_ts) AS pk
+FROM gpu_activities g
+LEFT JOIN own_tracks t ON t.rank = g.rank AND t.pid = g.launch_pid AND t.tid = g.launch_tid;
+
+-- one table per kind: DuckDB plans the inequality join for plain tables, not filtered ones
+CREATE OR REPLACE TEMP TABLE own_ranges AS
+SELECT h.range_id, h.kind, h.label, h.module_group, h.direction, h.ts,
+       tkey(t.thread_no, h.ts) AS tks, tkey(t.thread_no, h.end_ts) AS tke,
+       tkey(t.proc_no, h.ts) AS pks, tkey(t.proc_no, h.end_ts) AS pke
+FROM host_ranges h JOIN own_tracks t USING (rank, pid, tid)
+WHERE h.kind IN ('phase', 'module', 'annotation');
+CREATE OR REPLACE TEMP TABLE own_phases AS SELECT * FROM own_ranges WHERE kind = 'phase';
+CREATE OR REPLACE TEMP TABLE own_modules AS SELECT * FROM own_ranges WHERE kind = 'module';
+CREATE OR REPLACE TEMP TABLE own_annotations AS SELECT * FROM own_ranges WHERE kind = 'annotation';
+
+CREATE OR REPLACE TEMP TABLE own_ops AS
+SELECT o.rank, o.seq_nr, o.is_bwd, o.ts,
+       tkey(t.thread_no, o.ts) AS tks, tkey(t.thread_no, o.end_ts) AS tke
+FROM own_seq_ops o JOIN own_tracks t USING (rank, pid, tid);
+CREATE OR REPLACE TEMP TABLE own_bwd_ops AS SELECT * FROM own_ops WHERE is_bwd;
+
+-- the forward op of each sequence number: the first op carrying it that is not backward
+CREATE OR REPLACE TEMP TABLE own_fwd_ops AS
+SELECT rank, seq_nr, arg_min(tks, ts) AS tk
+FROM own_ops WHERE NOT is_bwd AND seq_nr IS NOT NULL
+GROUP BY rank, seq_nr;
+
 CREATE OR REPLACE TABLE gpu_owners AS
-WITH seq_ops AS (
-    SELECT rank, pid, tid, ts, ts + dur AS end_ts, name,
-           TRY_CAST(json_extract_string(args, '$."Sequence number"') AS BIGINT) AS seq_nr,
-           (name LIKE 'autograd::engine::evaluate_function:%' OR name LIKE '%Backward%') AS is_bwd
-    FROM events
-    WHERE ph = 'X' AND cat IN ('cpu_op', 'Operator') AND args IS NOT NULL
-      AND json_exists(args, '$."Sequence number"')
-),
-tracks AS (
-    SELECT rank, pid, tid,
-           dense_rank() OVER (ORDER BY rank, pid, tid) AS thread_no,
-           dense_rank() OVER (ORDER BY rank, pid) AS proc_no
-    FROM (SELECT rank, pid, tid FROM host_ranges
-          UNION SELECT rank, launch_pid, launch_tid FROM gpu_activities WHERE launch_pid IS NOT NULL
-          UNION SELECT rank, pid, tid FROM seq_ops)
-),
-launches AS (
-    SELECT g.activity_id, g.rank, g.class, g.ts, g.ts + g.dur AS end_ts, g.launch_ts,
-           t.thread_no, t.proc_no
-    FROM gpu_activities g
-    LEFT JOIN tracks t ON t.rank = g.rank AND t.pid = g.launch_pid AND t.tid = g.launch_tid
-),
-ranges AS (
-    SELECT h.*, t.thread_no, t.proc_no
-    FROM host_ranges h JOIN tracks t USING (rank, pid, tid)
-    WHERE h.kind IN ('phase', 'module', 'annotation')
-),
-phase_thread AS (
+WITH phase_thread AS (
     SELECT l.activity_id, arg_max(r.label, r.ts) AS phase
-    FROM launches l JOIN ranges r
-      ON r.kind = 'phase'
-     AND tkey(l.thread_no, l.launch_ts) >= tkey(r.thread_no, r.ts)
-     AND tkey(l.thread_no, l.launch_ts) < tkey(r.thread_no, r.end_ts)
+    FROM own_launches l JOIN own_phases r ON l.tk >= r.tks AND l.tk < r.tke
     GROUP BY l.activity_id
 ),
 phase_process AS (
     SELECT l.activity_id, arg_max(r.label, r.ts) AS phase
-    FROM launches l JOIN ranges r
-      ON r.kind = 'phase'
-     AND tkey(l.proc_no, l.launch_ts) >= tkey(r.proc_no, r.ts)
-     AND tkey(l.proc_no, l.launch_ts) < tkey(r.proc_no, r.end_ts)
+    FROM own_launches l JOIN own_phases r ON l.pk >= r.pks AND l.pk < r.pke
     GROUP BY l.activity_id
 ),
 module_thread AS (
@@ -72,46 +86,31 @@ module_thread AS (
            arg_max(r.label, r.ts) AS module_path,
            arg_max(r.module_group, r.ts) AS module_group,
            arg_max(r.direction, r.ts) AS direction
-    FROM launches l JOIN ranges r
-      ON r.kind = 'module'
-     AND tkey(l.thread_no, l.launch_ts) >= tkey(r.thread_no, r.ts)
-     AND tkey(l.thread_no, l.launch_ts) < tkey(r.thread_no, r.end_ts)
+    FROM own_launches l JOIN own_modules r ON l.tk >= r.tks AND l.tk < r.tke
     GROUP BY l.activity_id
 ),
 annotation_thread AS (
     SELECT l.activity_id, arg_max(r.range_id, r.ts) AS annotation_id,
            arg_max(r.direction, r.ts) AS direction
-    FROM launches l JOIN ranges r
-      ON r.kind = 'annotation'
-     AND tkey(l.thread_no, l.launch_ts) >= tkey(r.thread_no, r.ts)
-     AND tkey(l.thread_no, l.launch_ts) < tkey(r.thread_no, r.end_ts)
+    FROM own_launches l JOIN own_annotations r ON l.tk >= r.tks AND l.tk < r.tke
     GROUP BY l.activity_id
 ),
-ops AS (SELECT s.*, t.thread_no FROM seq_ops s JOIN tracks t USING (rank, pid, tid)),
 -- the innermost autograd (backward) op around each launch
 bwd_op AS (
     SELECT l.activity_id, l.rank, arg_max(o.seq_nr, o.ts) AS seq_nr
-    FROM launches l JOIN ops o
-      ON o.is_bwd
-     AND tkey(l.thread_no, l.launch_ts) >= tkey(o.thread_no, o.ts)
-     AND tkey(l.thread_no, l.launch_ts) < tkey(o.thread_no, o.end_ts)
+    FROM own_launches l JOIN own_bwd_ops o
+      ON l.tk >= o.tks AND l.tk < o.tke
     GROUP BY l.activity_id, l.rank
 ),
--- the forward op of each sequence number (the first op carrying it that is not backward)
-fwd_op AS (
-    SELECT rank, seq_nr, arg_min(thread_no, ts) AS thread_no, min(ts) AS ts
-    FROM ops WHERE NOT is_bwd AND seq_nr IS NOT NULL
-    GROUP BY rank, seq_nr
-),
 fwd_module AS (
-    SELECT f.rank, f.seq_nr,
-           arg_max(r.label, r.ts) FILTER (WHERE r.kind = 'module') AS module_path,
-           arg_max(r.module_group, r.ts) FILTER (WHERE r.kind = 'module') AS module_group,
-           arg_max(r.range_id, r.ts) FILTER (WHERE r.kind = 'annotation') AS annotation_id
-    FROM fwd_op f JOIN ranges r
-      ON r.kind IN ('module', 'annotation')
-     AND tkey(f.thread_no, f.ts) >= tkey(r.thread_no, r.ts)
-     AND tkey(f.thread_no, f.ts) < tkey(r.thread_no, r.end_ts)
+    SELECT f.rank, f.seq_nr, arg_max(r.label, r.ts) AS module_path,
+           arg_max(r.module_group, r.ts) AS module_group
+    FROM own_fwd_ops f JOIN own_modules r ON f.tk >= r.tks AND f.tk < r.tke
+    GROUP BY f.rank, f.seq_nr
+),
+fwd_annotation AS (
+    SELECT f.rank, f.seq_nr, arg_max(r.range_id, r.ts) AS annotation_id
+    FROM own_fwd_ops f JOIN own_annotations r ON f.tk >= r.tks AND f.tk < r.tke
     GROUP BY f.rank, f.seq_nr
 )
 SELECT
@@ -124,13 +123,14 @@ SELECT
          ELSE 'fwd' END AS direction,
     -- backward work outside module ranges: the forward op's annotation, not the enclosing
     -- "[pl][profile]…backward" range
-    CASE WHEN mt.activity_id IS NULL AND fm.seq_nr IS NOT NULL THEN fm.annotation_id
+    CASE WHEN mt.activity_id IS NULL AND fa.seq_nr IS NOT NULL THEN fa.annotation_id
          ELSE an.annotation_id END AS annotation_id,
-    (mt.activity_id IS NULL AND fm.seq_nr IS NOT NULL) AS via_sequence
-FROM launches l
+    (mt.activity_id IS NULL AND (fm.seq_nr IS NOT NULL OR fa.seq_nr IS NOT NULL)) AS via_sequence
+FROM own_launches l
 LEFT JOIN phase_thread pt USING (activity_id)
 LEFT JOIN phase_process pp USING (activity_id)
 LEFT JOIN module_thread mt USING (activity_id)
 LEFT JOIN annotation_thread an USING (activity_id)
 LEFT JOIN bwd_op b USING (activity_id)
-LEFT JOIN fwd_module fm ON fm.rank = b.rank AND fm.seq_nr = b.seq_nr;
+LEFT JOIN fwd_module fm ON fm.rank = b.rank AND fm.seq_nr = b.seq_nr
+LEFT JOIN fwd_annotation fa ON fa.rank = b.rank AND fa.seq_nr = b.seq_nr;

@@ -235,23 +235,30 @@ def tables(name: str | None) -> None:
               help="Complete training batches per rank (one more is cut by the end of recording).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--gzip", "gz", is_flag=True, help="Write .json.gz files.")
-def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool) -> None:
-    """Generate an Anemoi-like multi-rank trace set and summarise it.
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Report format.")
+def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool, fmt: str) -> None:
+    """Generate an Anemoi-like multi-rank trace set and report on it.
 
     The traces look like anemoi-training's: Lightning ranges, encoder / processor / decoder
     module annotations, backward on an autograd thread, NCCL all-gather and all-reduce on their
-    own streams, data loading, and one rank with slow data loading.
+    own streams, data loading, and one rank (2) whose data loading is slow. Then it prints what
+    `anemoi-tp report DIR --detailed` prints.
     """
+    import json as _json
+
     from .demo import DemoConfig, generate_trace_set
-    from .output import rows_as_table
-    from .resources import read_sql
+    from .report import build_report
+    from .report.text import render_text
 
     paths = generate_trace_set(output, DemoConfig(ranks=ranks, batches=batches, seed=seed, gzip=gz))
-    click.echo(f"wrote {len(paths)} trace files to {output}/", err=True)
+    click.echo(f"wrote {len(paths)} trace files to {output}/ "
+               f"(next: anemoi-tp report {output} --detailed)", err=True)
     con = connect()
     _load(con, str(output), None)
-    cur = con.execute(read_sql("summary/load_summary.sql"))
-    click.echo(rows_as_table([d[0] for d in cur.description], cur.fetchall()))
+    data = build_report(con)
+    _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
+                  else render_text(data, detailed=True, top=10), None)
 
 
 def main() -> None:

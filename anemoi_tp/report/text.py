@@ -17,6 +17,11 @@ def _table(title: str, columns: list[str], rows: list[list]) -> str:
     return "\n".join([title, "=" * len(title), *body, ""])
 
 
+def _tail(name: str, width: int = 70) -> str:
+    """Long names keep their end, where module paths differ."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
 def _ms(seconds: float | None) -> str:
     return _f(None if seconds is None else seconds * 1e3, "{:.3f}")
 
@@ -74,7 +79,7 @@ def render_text(report: dict, detailed: bool = False, top: int = 25) -> str:
         out.append(_table("Collectives across ranks", ["Kind", "Rank", "Count", "Transfer (ms)",
                                                        "Wait (ms)", "Arrived last", ""], rows))
     if detailed:
-        rows = [[r["rank"], a["name"], a["direction"], a["module"] or "", a["calls"], _ms(a["gpu_total_s"]),
+        rows = [[r["rank"], _tail(a["name"]), a["direction"], a["module"] or "", a["calls"], _ms(a["gpu_total_s"]),
                  _f(a["avg_us"], "{:.1f}"), _f(a["max_us"], "{:.1f}"), _f(a["min_us"], "{:.1f}"),
                  _f(a["overlap_pct"], "{:.1f}")] for r in ranks for a in (r["annotations"] or [])[:top]]
         if rows:

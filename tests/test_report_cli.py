@@ -1,0 +1,96 @@
+"""`anemoi-tp report` and `anemoi-tp demo` as a user runs them."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from builders import BATCH, GEMM, TRAIN, TraceBuilder
+from conftest import write_trace
+from test_analyses import main_trace
+from test_cli import run
+
+
+@pytest.fixture
+def trace(tmp_path):
+    return write_trace(tmp_path / "t.json", main_trace(), baseTimeNanoseconds=0,
+                       distributedInfo={"rank": 0, "world_size": 1})
+
+
+def test_json_report_has_the_stable_keys(trace, tmp_path):
+    out = tmp_path / "r.json"
+    r = run("report", str(trace), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(out.read_text())
+    assert rep["tool"]["name"] == "anemoi-tp"
+    assert rep["queries"]["analysis/attribution.sql"] == 1
+    rank = rep["ranks"][0]
+    assert set(rank) >= {"rank", "batches", "total_s", "throughput_it_s", "gpu_active_s", "gpu_idle_s",
+                         "gpu_idle_pct", "comm_pct", "gpu_time", "overlap", "phases", "modules",
+                         "module_gpu", "annotations"}
+    assert set(rank["gpu_time"]) == {"computation_s", "communication_s", "memory_ops_s", "data_loader_s"}
+    assert set(rank["overlap"]) == {"overlap_s", "pct_of_total", "pct_of_comm", "pct_of_comp"}
+    assert rank["gpu_idle_s"] == pytest.approx(160e-6)
+    assert [p["name"] for p in rank["phases"]] == ["forward", "backward", "optimizer", "data_loader",
+                                                   "elsewhere"]
+    assert set(rep) >= {"collectives", "metadata", "devices", "findings"}
+
+
+def test_text_report_sections(trace):
+    r = run("report", str(trace), "--detailed")
+    assert r.returncode == 0, r.stderr
+    for title in ("Performance overview", "Trace metadata", "Phase breakdown", "Module breakdown",
+                  "GPU time breakdown (ms)", "Annotations (by GPU time)"):
+        assert f"\n{title}\n" in "\n" + r.stdout
+    assert "(incl. 60.6% comm.)" in r.stdout  # forward: 20 of its 33 µs
+    assert "collectives: needs the traces of two or more ranks" in r.stdout
+
+
+def test_loaded_database_gives_the_same_report(trace, tmp_path):
+    db = tmp_path / "t.duckdb"
+    assert run("load", str(trace), "-o", str(db)).returncode == 0
+    a = json.loads(run("report", str(trace), "-f", "json").stdout)
+    b = json.loads(run("report", str(db), "-f", "json").stdout)
+    assert a["ranks"] == b["ranks"]
+
+
+def test_config_file_patterns(tmp_path):
+    b = TraceBuilder()
+    b.range(BATCH, 0, 100).range("step", 20, 60).kernel(GEMM, 21, 30, 40)
+    trace = write_trace(tmp_path / "t.json", b.events)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[patterns]\nbatch = ['^step$']\n")
+    rep = json.loads(run("report", str(trace), "-f", "json", "--config", str(cfg)).stdout)
+    assert rep["ranks"][0]["total_s"] == pytest.approx(40e-6)
+    rep = json.loads(run("report", str(trace), "-f", "json", "--batch", "^step$").stdout)
+    assert rep["ranks"][0]["total_s"] == pytest.approx(40e-6)
+
+
+@pytest.mark.parametrize("content,words", [
+    ("[patterns\n", "not valid TOML"),
+    ("[patterns]\nbatches = ['x']\n", "unknown pattern kind"),
+    ("[patterns]\nbatch = ['(']\n", "bad batch pattern"),
+])
+def test_bad_config_is_bad_input(tmp_path, content, words):
+    b = TraceBuilder()
+    b.range(BATCH, 0, 100).range(TRAIN, 1, 50)
+    trace = write_trace(tmp_path / "t.json", b.events)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(content)
+    out = tmp_path / "r.json"
+    r = run("report", str(trace), "--config", str(cfg), "-o", str(out))
+    assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_demo_runs_and_reports_the_slow_rank(tmp_path):
+    r = run("demo", "-o", str(tmp_path / "demo"), "--batches", "3", "-f", "json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert [x["rank"] for x in rep["ranks"]] == [0, 1, 2, 3]
+    assert all(x["batches"] == 3 for x in rep["ranks"])
+    # rank 2 loads data 6x slower: the others wait for it at every all-reduce
+    assert rep["collectives"]["AllReduce"]["straggler_rank"] == 2
+    dl = {x["rank"]: next(p for p in x["phases"] if p["name"] == "data_loader")["duration_s"]
+          for x in rep["ranks"]}
+    assert dl[2] > 3 * max(dl[0], dl[1], dl[3])

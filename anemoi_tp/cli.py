@@ -158,26 +158,32 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
               help="Range names that delimit a batch (replaces the default; repeatable).")
 @click.option("--module-group", "module_groups", multiple=True, metavar="NAME=REGEX",
               help="A module group by module path (replaces the defaults; repeatable).")
+@click.option("--threshold", "threshold_opts", multiple=True, metavar="RULE.NAME=VALUE",
+              help="A bottleneck rule threshold, e.g. data_loader_stall.pct_of_total=5 "
+                   "(repeatable; defaults: queries/rules/_setup.sql).")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Files read in parallel.")
 def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top: int,
            config_file: Path | None, batch_patterns: tuple, module_groups: tuple,
-           jobs: int | None) -> None:
+           threshold_opts: tuple, jobs: int | None) -> None:
     """Analyse TRACE (trace file, directory of per-rank files, or a DuckDB file from `load`).
 
     Throughput, GPU busy / idle, communication and its overlap with computation, the window
     split by phase (forward, backward, optimizer, data_loader) and by module group (encoder,
     processor, decoder), module GPU time forward and backward, the annotation table, and
-    collectives matched across ranks. DESIGN.md defines every number; numbers a trace
-    cannot support are shown as missing, with the reason.
+    collectives matched across ranks, and findings: bottleneck rules (queries/rules/*.sql),
+    worst first, with evidence, advice and a ui.perfetto.dev link. DESIGN.md defines every
+    number; numbers a trace cannot support are shown as missing, with the reason.
     """
     import json as _json
 
-    from .config import load_config, merge_options
+    from .config import load_config, merge_options, merge_thresholds
     from .report import build_report
     from .report.text import render_text
 
-    patterns = merge_options(load_config(config_file), batch_patterns, module_groups)
+    file_patterns, file_thresholds = load_config(config_file)
+    patterns = merge_options(file_patterns, batch_patterns, module_groups)
+    thresholds = merge_thresholds(file_thresholds, threshold_opts)
     if fmt is None:
         fmt = "json" if output is not None and output.suffix == ".json" else "text"
     if is_duckdb_file(trace):
@@ -185,7 +191,7 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
     else:
         con = connect()
         _load(con, trace, jobs)
-    data = build_report(con, patterns)
+    data = build_report(con, patterns, thresholds=thresholds)
     text = (_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
             else render_text(data, detailed=detailed, top=top))
     _write_output(text, output)

@@ -1,7 +1,8 @@
 """Analysis settings: name patterns from a TOML file and command-line options.
 
 A TOML file replaces the default patterns of each kind it names (see
-queries/analysis/settings.sql for the kinds and the defaults)::
+queries/analysis/settings.sql for the kinds and the defaults) and the rule thresholds it
+names (queries/rules/_setup.sql)::
 
     [patterns]
     batch = ['^\\[pl\\]\\[profile\\]run_training_batch$']
@@ -14,6 +15,9 @@ queries/analysis/settings.sql for the kinds and the defaults)::
 
     [patterns.module_group]
     encoder = ['^model\\.model\\.encoder']
+
+    [thresholds]
+    data_loader_stall = { pct_of_total = 5 }
 """
 from __future__ import annotations
 
@@ -33,16 +37,24 @@ LIST_KINDS = ("batch", "step", "data_loader", "module")
 LABELLED_KINDS = ("phase", "module_group")
 
 
-def load_config(path: Path | None) -> dict:
-    """The [patterns] table of a TOML file, checked; {} without a file."""
+def load_config(path: Path | None) -> tuple[dict, dict]:
+    """(patterns, thresholds) from a TOML file, checked; empty without a file."""
     if path is None:
-        return {}
+        return {}, {}
     try:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML: {exc}") from None
+    unknown_top = set(data) - {"patterns", "thresholds"}
+    if unknown_top:
+        raise InputError(path, f"unknown table(s): {', '.join(sorted(unknown_top))} "
+                               "(known: patterns, thresholds)")
+    thresholds = data.get("thresholds", {})
+    if not all(isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values())
+               for v in thresholds.values()):
+        raise InputError(path, "thresholds.<rule> must be a table of numbers")
     patterns = data.get("patterns", {})
     unknown = set(patterns) - set(LIST_KINDS) - set(LABELLED_KINDS)
     if unknown:
@@ -54,7 +66,23 @@ def load_config(path: Path | None) -> dict:
         if not ok:
             raise InputError(path, f"patterns.{kind} must be "
                              + ("a list of strings" if kind in LIST_KINDS else "a table of lists"))
-    return patterns
+    return patterns, thresholds
+
+
+def merge_thresholds(thresholds: dict, options: tuple[str, ...]) -> dict:
+    """--threshold RULE.NAME=VALUE options on top of the file's [thresholds]."""
+    out = {k: dict(v) for k, v in thresholds.items()}
+    for item in options:
+        key, sep, value = item.partition("=")
+        rule, dot, name = key.partition(".")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not dot or number is None:
+            raise InputError(None, f"--threshold expects RULE.NAME=NUMBER, got {item!r}")
+        out.setdefault(rule, {})[name] = number
+    return out
 
 
 def merge_options(patterns: dict, batch: tuple[str, ...], module_groups: tuple[str, ...]) -> dict:

@@ -94,3 +94,21 @@ def test_demo_runs_and_reports_the_slow_rank(tmp_path):
     dl = {x["rank"]: next(p for p in x["phases"] if p["name"] == "data_loader")["duration_s"]
           for x in rep["ranks"]}
     assert dl[2] > 3 * max(dl[0], dl[1], dl[3])
+
+
+def test_thresholds_from_options_and_toml(tmp_path):
+    b = TraceBuilder()
+    b.range("[pl][profile][_TrainingEpochLoop].train_dataloader_next", 0, 40)
+    b.range(BATCH, 40, 100).range(TRAIN, 41, 99).kernel(GEMM, 41, 42, 100)
+    trace = write_trace(tmp_path / "t.json", b.events)
+    rules = lambda r: {f["rule"] for f in json.loads(r.stdout)["findings"]}  # noqa: E731
+    assert "data_loader_stall" in rules(run("report", str(trace), "-f", "json"))
+    assert "data_loader_stall" not in rules(
+        run("report", str(trace), "-f", "json", "--threshold", "data_loader_stall.pct_of_total=50"))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[thresholds]\ndata_loader_stall = { pct_of_total = 50 }\n")
+    assert "data_loader_stall" not in rules(run("report", str(trace), "-f", "json", "--config", str(cfg)))
+    r = run("report", str(trace), "--threshold", "nope.x=1")
+    assert r.returncode == 2 and "unknown threshold nope.x" in r.stderr
+    r = run("report", str(trace))
+    assert r.stdout.startswith("Findings (worst first)\n") and "[CRITICAL] data_loader_stall" in r.stdout

@@ -10,6 +10,7 @@ import duckdb
 from .. import __version__
 from ..analysis import query_versions, run_analyses
 from ..database import run_sql
+from ..rules import run_rules
 
 GPU_KEYS = ("gpu_active_s", "gpu_idle_s", "gpu_idle_pct", "comm_pct")
 
@@ -28,9 +29,10 @@ def _plain(v: Any) -> Any:
 
 
 def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
-                 top_annotations: int | None = None) -> dict:
-    """Run the analyses on a loaded database and return the report as a dict."""
+                 top_annotations: int | None = None, thresholds: dict | None = None) -> dict:
+    """Run the analyses and rules on a loaded database and return the report as a dict."""
     run_analyses(con, patterns)
+    findings = run_rules(con, thresholds)
     run_sql(con, "report/report_views.sql")
     missing: dict[Any, dict[str, str]] = {}
     for m in _rows(con, "report_missing"):
@@ -109,5 +111,5 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         "metadata": {"ranks": meta_rows},
         "devices": devices,
         "ingest_issues": _rows(con, "ingest_issues"),
-        "findings": [],
+        "findings": findings,
     }

@@ -26,8 +26,24 @@ def _ms(seconds: float | None) -> str:
     return _f(None if seconds is None else seconds * 1e3, "{:.3f}")
 
 
+def _findings(report: dict) -> str:
+    fs = report["findings"]
+    if not fs:
+        return "Findings\n========\nNo rule fired.\n"
+    lines = ["Findings (worst first)", "======================"]
+    for i, f in enumerate(fs, 1):
+        where = f"rank {f['rank']}" if f["rank"] is not None else "all ranks"
+        lines.append(f"{i}. [{f['severity'].upper()}] {f['rule']} ({where}, {f['scope']}): "
+                     f"{f['metric']} = {f['value']:.2f} (threshold {f['threshold']:g})")
+        lines.append(f"   {f['evidence']}")
+        lines.append(f"   advice: {f['advice']}")
+        if f["perfetto_url"]:
+            lines.append(f"   open: {f['perfetto_url']}")
+    return "\n".join(lines) + "\n"
+
+
 def render_text(report: dict, detailed: bool = False, top: int = 25) -> str:
-    out = []
+    out = [_findings(report)]
     ranks = report["ranks"]
     out.append(_table("Performance overview", ["Rank", "Total (ms)", "Batches", "Throughput (it/s)",
                                                "GPU idle %", "Comm %"],

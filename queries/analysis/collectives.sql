@@ -9,6 +9,7 @@
 -- when it starts inside that rank's window.
 --
 -- @table collective_matches  one row per (collective, rank)
+-- @column activity_id  gpu_activities.activity_id of this rank's kernel
 -- @column kind         AllReduce, AllGather, ReduceScatter, … (from the kernel name), else the name
 -- @column name         kernel name
 -- @column stream       stream id
@@ -23,7 +24,7 @@
 -- @column in_window    whether it starts in this rank's analysis window
 CREATE OR REPLACE TABLE collective_matches AS
 WITH comm AS (
-    SELECT rank, name, stream, ts, dur,
+    SELECT activity_id, rank, name, stream, ts, dur,
            row_number() OVER (PARTITION BY rank, name, stream ORDER BY ts) AS seq
     FROM gpu_activities WHERE class = 'communication'
 ),
@@ -32,7 +33,8 @@ groups AS (
            arg_max(rank, ts) AS straggler
     FROM comm GROUP BY ALL
 )
-SELECT coalesce(nullif(regexp_extract(c.name,
+SELECT c.activity_id,
+       coalesce(nullif(regexp_extract(c.name,
            '(AllReduce|AllGather|ReduceScatter|Broadcast|AllToAll|SendRecv|Reduce|Send|Recv)', 1), ''),
            c.name) AS kind,
        c.name, c.stream, c.seq, c.rank, c.ts, c.dur, g.transfer_ns, c.dur - g.transfer_ns AS wait_ns,

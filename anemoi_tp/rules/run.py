@@ -1,0 +1,45 @@
+"""Run every rule file into the `findings` table, worst first."""
+from __future__ import annotations
+
+import duckdb
+
+from ..database import run_sql
+from ..errors import InputError
+from ..resources import resource_dir
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def rule_files() -> list[str]:
+    root = resource_dir("queries") / "rules"
+    return [f"rules/{p.name}" for p in sorted(root.glob("*.sql")) if not p.name.startswith("_")]
+
+
+RULE_FILES = tuple(rule_files())
+
+
+def apply_thresholds(con: duckdb.DuckDBPyConnection, thresholds: dict[str, dict[str, float]]) -> None:
+    """Replace threshold values: {rule: {name: value}}; unknown ones are bad input."""
+    known = set(con.execute("SELECT rule || '.' || name FROM rule_thresholds").fetchall())
+    known = {k for (k,) in known}
+    for rule, values in thresholds.items():
+        for name, value in values.items():
+            if f"{rule}.{name}" not in known:
+                raise InputError(None, f"unknown threshold {rule}.{name} "
+                                       f"(known: {', '.join(sorted(known))})")
+            con.execute("UPDATE rule_thresholds SET value = ? WHERE rule = ? AND name = ?",
+                        [float(value), rule, name])
+
+
+def run_rules(con: duckdb.DuckDBPyConnection, thresholds: dict | None = None) -> list[dict]:
+    """Fill `findings` (after run_analyses) and return them, worst first."""
+    run_sql(con, "rules/_setup.sql")
+    if thresholds:
+        apply_thresholds(con, thresholds)
+    for f in RULE_FILES:
+        run_sql(con, f)
+    cur = con.execute(
+        "SELECT * FROM findings ORDER BY CASE severity WHEN 'critical' THEN 0 "
+        "WHEN 'warning' THEN 1 ELSE 2 END, value / nullif(threshold, 0) DESC NULLS LAST, rule, rank")
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]

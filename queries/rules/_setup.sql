@@ -1,0 +1,47 @@
+-- rules/_setup.sql (version 1): thresholds of the bottleneck rules, and the deep-link macro.
+-- Reads: trace_files.   Used by: every queries/rules/*.sql.
+--
+-- @table rule_thresholds  one row per (rule, threshold); a TOML [thresholds] table or
+--                         --threshold RULE.NAME=VALUE replaces values (anemoi_tp/config.py)
+-- @column rule         rule id
+-- @column name         threshold name
+-- @column value        its value
+-- @column what         what it bounds
+CREATE TABLE IF NOT EXISTS rule_thresholds (rule VARCHAR, name VARCHAR, value DOUBLE, what VARCHAR);
+INSERT INTO rule_thresholds
+SELECT * FROM (VALUES
+    ('data_loader_stall', 'pct_of_total', 10.0, 'GPU idle charged to data loading, % of the window'),
+    ('straggler', 'wait_pct', 5.0, 'time other ranks wait in collectives for the last one, % of their window'),
+    ('exposed_communication', 'pct_of_total', 10.0, 'communication transfer not overlapped by computation, % of the window'),
+    ('host_bound', 'pct_of_total', 10.0, 'GPU idle waiting for the next launch while the host works, % of the window'),
+    ('sync_on_critical_path', 'pct_of_total', 5.0, 'host time in blocking synchronisation calls, % of the window'),
+    ('pageable_memcpy', 'pct_of_total', 1.0, 'time in memcpy from / to pageable host memory, % of the window'),
+    ('low_occupancy', 'occupancy_pct', 25.0, 'estimated achieved occupancy below which a kernel counts as low'),
+    ('low_occupancy', 'pct_of_compute', 20.0, 'share of computation time in low-occupancy kernels, %'),
+    ('load_imbalance', 'pct_spread', 10.0, '(max − min) / mean of per-rank computation time, %'),
+    ('missing_annotations', 'pct_unattributed', 50.0, 'GPU time owned by no module range, %')
+) AS v(rule, name, value, what)
+WHERE NOT EXISTS (SELECT 1 FROM rule_thresholds);
+
+CREATE OR REPLACE MACRO threshold(r, n) AS
+    (SELECT value FROM rule_thresholds WHERE rule = r AND name = n);
+
+-- Severity of a value against its threshold: critical from twice the threshold.
+CREATE OR REPLACE MACRO severity_of(v, t) AS
+    CASE WHEN v >= 2 * t THEN 'critical' WHEN v >= t THEN 'warning' END;
+
+-- ui.perfetto.dev at [t0, t1] of a rank's trace, served by `anemoi-tp open` on 127.0.0.1:9001.
+-- The UI numbers a JSON trace's time as its ts µs · 1000, i.e. our ns minus baseTimeNanoseconds.
+CREATE OR REPLACE MACRO perfetto_url(r, t0, t1) AS (
+    SELECT 'https://ui.perfetto.dev/#!/?url='
+           || url_encode('http://127.0.0.1:9001/' || regexp_extract(path, '[^/]+$'))
+           || '&visStart=' || CAST(t0 - base_time_ns AS BIGINT)
+           || '&visEnd=' || CAST(t1 - base_time_ns AS BIGINT)
+    FROM trace_files WHERE rank = r
+);
+
+-- The columns every rule returns, in this order (rules/*.sql SELECT into it).
+CREATE OR REPLACE TABLE findings (
+    rule VARCHAR, severity VARCHAR, rank INTEGER, scope VARCHAR, metric VARCHAR, value DOUBLE,
+    threshold DOUBLE, evidence VARCHAR, advice VARCHAR, perfetto_url VARCHAR
+);

@@ -1,0 +1,81 @@
+-- rules/exposed_communication.sql (version 1): communication the computation does not hide.
+-- Reads: gpu_activities, gpu_owners, collective_matches, analysis_window, rule_thresholds.
+-- Writes: findings.
+-- Transfer time only: of a collective matched across ranks, the last transfer_ns of the
+-- kernel (before that the rank waits for the others: see the straggler rule); an unmatched
+-- communication kernel counts whole. Exposed = transfer time during which no computation
+-- kernel runs. Fires above exposed_communication.pct_of_total of the window; names the
+-- collectives and the phase / module issuing them, by exposed time.
+CREATE OR REPLACE TEMP TABLE exp_intervals AS
+SELECT g.activity_id, g.rank,
+       coalesce(m.kind, g.name) AS kind,
+       greatest(g.ts + coalesce(m.wait_ns, 0), w.ts) AS ts,
+       least(g.ts + g.dur, w.end_ts) AS end_ts,
+       false AS compute
+FROM gpu_activities g
+JOIN analysis_window w USING (rank)
+LEFT JOIN collective_matches m USING (activity_id)
+WHERE g.class = 'communication' AND w.ts IS NOT NULL
+UNION ALL
+SELECT g.activity_id, g.rank, NULL, greatest(g.ts, w.ts), least(g.ts + g.dur, w.end_ts), true
+FROM gpu_activities g JOIN analysis_window w USING (rank)
+WHERE g.class = 'computation' AND w.ts IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE exp_segments AS
+WITH pts AS (
+    SELECT rank, t, sum(dx) AS dx, sum(dc) AS dc
+    FROM (SELECT rank, ts AS t, (NOT compute)::INT AS dx, compute::INT AS dc FROM exp_intervals WHERE end_ts > ts
+          UNION ALL
+          SELECT rank, end_ts, -(NOT compute)::INT, -(compute::INT) FROM exp_intervals WHERE end_ts > ts)
+    GROUP BY rank, t
+),
+run AS (
+    SELECT rank, t, lead(t) OVER (PARTITION BY rank ORDER BY t) - t AS len,
+           sum(dx) OVER (PARTITION BY rank ORDER BY t ROWS UNBOUNDED PRECEDING) AS x,
+           sum(dc) OVER (PARTITION BY rank ORDER BY t ROWS UNBOUNDED PRECEDING) AS c
+    FROM pts
+)
+SELECT rank, t, len, tkey(rank, t) AS k FROM run WHERE x > 0 AND c = 0 AND len > 0;
+
+CREATE OR REPLACE TEMP TABLE exp_transfer AS
+SELECT i.activity_id, i.rank, i.kind, o.phase, coalesce(o.module_group, 'no module') AS module,
+       tkey(i.rank, i.ts) AS ks, tkey(i.rank, i.end_ts) AS ke
+FROM exp_intervals i JOIN gpu_owners o USING (activity_id)
+WHERE NOT i.compute AND i.end_ts > i.ts;
+
+INSERT INTO findings
+WITH per_rank AS (
+    SELECT s.rank, sum(s.len) AS exposed_ns, 100.0 * sum(s.len) / any_value(w.total_ns) AS pct
+    FROM exp_segments s JOIN analysis_window w USING (rank) GROUP BY s.rank
+),
+-- each exposed stretch goes to the transfers running in it, shared equally
+shares AS (
+    SELECT s.rank, s.t, s.len, t.kind, t.phase, t.module,
+           count(*) OVER (PARTITION BY s.rank, s.t) AS n
+    FROM exp_segments s JOIN exp_transfer t ON s.k >= t.ks AND s.k < t.ke
+),
+by_source AS (
+    SELECT rank, kind, phase, module, sum(len / n) AS ns,
+           row_number() OVER (PARTITION BY rank ORDER BY sum(len / n) DESC) AS k
+    FROM shares GROUP BY rank, kind, phase, module
+),
+named AS (
+    SELECT rank, string_agg(printf('%s in %s / %s %.3f ms', kind, phase, module, ns / 1e6), '; '
+                            ORDER BY ns DESC) AS sources
+    FROM by_source WHERE k <= 3 GROUP BY rank
+),
+longest AS (
+    SELECT rank, arg_max(t, len) AS t, max(len) AS len FROM exp_segments GROUP BY rank
+)
+SELECT 'exposed_communication', severity_of(p.pct, threshold('exposed_communication', 'pct_of_total')),
+       p.rank, 'collective', 'exposed_transfer_pct', p.pct,
+       threshold('exposed_communication', 'pct_of_total'),
+       printf('%.3f ms of communication transfer (%.1f%% of the window) runs with no computation '
+              || 'beside it; largest: %s', p.exposed_ns / 1e6, p.pct, coalesce(n.sources, '?')),
+       'Overlap communication with computation: DDP bucket sizes (bucket_cap_mb) and '
+       || 'gradient_as_bucket_view, prefetching the next all-gather, fewer / larger collectives; '
+       || 'check the interconnect (NCCL_ALGO, NCCL_PROTO, network placement) if the transfer '
+       || 'itself is slow.',
+       perfetto_url(p.rank, l.t, l.t + l.len)
+FROM per_rank p LEFT JOIN named n USING (rank) LEFT JOIN longest l USING (rank)
+WHERE p.pct >= threshold('exposed_communication', 'pct_of_total');

@@ -1,0 +1,67 @@
+-- rules/host_bound.sql (version 1): the GPU waits for the host to launch the next kernel.
+-- Reads: gpu_activities, gpu_owners, host_ranges, analysis_window, rule_thresholds.
+-- Writes: findings.
+-- A host-bound gap: the GPU goes idle (every activity so far has ended) and the activity that
+-- ends the idle stretch was launched only after it began: the host had not issued it. Gaps
+-- that overlap a data-loader range are the data_loader_stall rule's. Fires above
+-- host_bound.pct_of_total of the window; names the module whose launches the GPU waited for,
+-- and counts kernels shorter than the median launch call (the GPU drains faster than the
+-- host can feed it).
+CREATE OR REPLACE TEMP TABLE hb_gaps AS
+WITH acts AS (
+    SELECT g.activity_id, g.rank, greatest(g.ts, w.ts) AS ts, least(g.ts + g.dur, w.end_ts) AS end_ts,
+           g.launch_ts
+    FROM gpu_activities g JOIN analysis_window w USING (rank)
+    WHERE w.ts IS NOT NULL AND g.ts < w.end_ts AND g.ts + g.dur > w.ts
+),
+ordered AS (
+    SELECT *, max(end_ts) OVER (PARTITION BY rank ORDER BY ts, end_ts
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS busy_until
+    FROM acts
+)
+SELECT o.rank, o.activity_id, o.busy_until AS g0, o.ts AS g1
+FROM ordered o
+WHERE o.ts > o.busy_until AND o.launch_ts >= o.busy_until
+  AND NOT EXISTS (SELECT 1 FROM host_ranges d
+                  WHERE d.rank = o.rank AND d.kind = 'data_loader'
+                    AND d.ts < o.ts AND d.end_ts > o.busy_until);
+
+INSERT INTO findings
+WITH per_rank AS (
+    SELECT g.rank, sum(g.g1 - g.g0) AS ns, count(*) AS gaps,
+           100.0 * sum(g.g1 - g.g0) / any_value(w.total_ns) AS pct
+    FROM hb_gaps g JOIN analysis_window w USING (rank) GROUP BY g.rank
+),
+by_module AS (
+    SELECT g.rank, coalesce(o.module_path, o.module_group, 'no module (' || o.phase || ')') AS module,
+           sum(g.g1 - g.g0) AS ns,
+           row_number() OVER (PARTITION BY g.rank ORDER BY sum(g.g1 - g.g0) DESC) AS k
+    FROM hb_gaps g JOIN gpu_owners o USING (activity_id)
+    GROUP BY g.rank, 2
+),
+launch AS (
+    SELECT rank, median(launch_dur) AS med FROM gpu_activities
+    WHERE kind = 'kernel' AND launch_dur IS NOT NULL GROUP BY rank
+),
+short AS (
+    SELECT g.rank, count(*) AS n, any_value(l.med) AS med
+    FROM gpu_activities g JOIN launch l USING (rank) JOIN analysis_window w USING (rank)
+    WHERE g.kind = 'kernel' AND g.dur < l.med AND g.ts >= w.ts AND g.ts < w.end_ts
+    GROUP BY g.rank
+),
+worst AS (SELECT rank, arg_max(g0, g1 - g0) AS g0, max(g1 - g0) AS len FROM hb_gaps GROUP BY rank)
+SELECT 'host_bound', severity_of(p.pct, threshold('host_bound', 'pct_of_total')), p.rank, 'module',
+       'launch_wait_pct', p.pct, threshold('host_bound', 'pct_of_total'),
+       printf('GPU idle %.3f ms (%.1f%% of the window) in %d gaps waiting for the host to launch '
+              || 'the next kernel; most before work of %s (%.3f ms); %d kernels are shorter than '
+              || 'the median launch call (%.1f µs)',
+              p.ns / 1e6, p.pct, p.gaps, m.module, m.ns / 1e6, coalesce(s.n, 0), coalesce(s.med, 0) / 1e3),
+       'Make the host launch less per unit of GPU work: CUDA graphs or torch.compile for '
+       || m.module || ', fuse small ops, larger batches or per-GPU work; keep Python and '
+       || 'logging off the training loop.',
+       perfetto_url(p.rank, wst.g0, wst.g0 + wst.len)
+FROM per_rank p
+JOIN by_module m ON m.rank = p.rank AND m.k = 1
+LEFT JOIN short s ON s.rank = p.rank
+LEFT JOIN worst wst ON wst.rank = p.rank
+WHERE p.pct >= threshold('host_bound', 'pct_of_total');

@@ -1,0 +1,24 @@
+-- rules/missing_annotations.sql (version 1): attribution is limited by missing annotations.
+-- Reads: attribution, gpu_time, host_ranges, ranks, rule_thresholds.   Writes: findings.
+-- Info, not a bottleneck: a rank with GPU work but no module ranges at all, or whose GPU
+-- time is owned by no module range above missing_annotations.pct_unattributed.
+INSERT INTO findings
+WITH gpu AS (SELECT rank, active_ns FROM gpu_time WHERE active_ns > 0),
+unowned AS (
+    SELECT a.rank, 100.0 * a.gpu_ns / g.active_ns AS pct
+    FROM attribution a JOIN gpu g USING (rank)
+    WHERE a.dim = 'module' AND a.owner = 'elsewhere'
+),
+has_modules AS (SELECT DISTINCT rank FROM host_ranges WHERE kind = 'module')
+SELECT 'missing_annotations', 'info', g.rank, 'annotation', 'gpu_time_without_module_pct',
+       CASE WHEN m.rank IS NULL THEN 100.0 ELSE u.pct END,
+       threshold('missing_annotations', 'pct_unattributed'),
+       CASE WHEN m.rank IS NULL
+            THEN 'the trace has no module ranges: module attribution is unavailable'
+            ELSE printf('%.1f%% of GPU time is launched outside every module range', u.pct) END,
+       'Record module ranges: anemoi-training profile with the Lightning PyTorchProfiler '
+       || '(emits [pl][module] ranges), or torch.profiler with record_function / module hooks '
+       || 'around encoder, processor blocks and decoder.',
+       NULL
+FROM gpu g LEFT JOIN has_modules m USING (rank) LEFT JOIN unowned u USING (rank)
+WHERE m.rank IS NULL OR u.pct >= threshold('missing_annotations', 'pct_unattributed');

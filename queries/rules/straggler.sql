@@ -1,0 +1,68 @@
+-- rules/straggler.sql (version 1): one rank arrives last at collectives and the others wait.
+-- Reads: collective_matches, analysis_window, host_ranges, rule_thresholds.   Writes: findings.
+-- Fires for a rank that arrives last at most matched collectives when the other ranks wait
+-- (wait_ns in those collectives) at least straggler.wait_pct of their window on average.
+-- "What it was doing": over the stretches before each collective it was last at (from the end
+-- of its previous collective, or its window start, to its arrival), the innermost phase range
+-- open at each instant, summed per phase; the largest is named.
+-- Waiting for a straggler is reported here; exposed_communication counts transfer time only.
+CREATE OR REPLACE TEMP TABLE strag_top AS
+SELECT straggler AS rank, count(DISTINCT (kind, name, stream, seq)) AS n_late
+FROM collective_matches WHERE in_window GROUP BY straggler ORDER BY n_late DESC, rank LIMIT 1;
+
+CREATE OR REPLACE TEMP TABLE strag_gaps AS
+SELECT c.rank, coalesce(c.prev_end, w.ts) AS g0, c.ts AS g1
+FROM (SELECT *, lag(ts + dur) OVER (ORDER BY ts) AS prev_end FROM collective_matches
+      WHERE in_window AND rank = (SELECT rank FROM strag_top)) c
+JOIN analysis_window w USING (rank)
+WHERE c.straggler = c.rank AND c.arrival_ns > 0 AND c.ts > coalesce(c.prev_end, w.ts);
+
+-- elementary pieces of the gaps, cut at every phase range boundary
+CREATE OR REPLACE TEMP TABLE strag_pieces AS
+WITH cuts AS (
+    SELECT g.g0, g.g1, t FROM strag_gaps g, (
+        SELECT ts AS t FROM host_ranges WHERE kind = 'phase' AND rank = (SELECT rank FROM strag_top)
+        UNION SELECT end_ts FROM host_ranges WHERE kind = 'phase' AND rank = (SELECT rank FROM strag_top)
+    ) p WHERE p.t > g.g0 AND p.t < g.g1
+    UNION SELECT g0, g1, g0 FROM strag_gaps
+),
+pieces AS (SELECT t, lead(t) OVER (PARTITION BY g0 ORDER BY t) AS t_next, g1 FROM cuts)
+SELECT t, coalesce(t_next, g1) - t AS len, tkey(0, t) AS k FROM pieces WHERE coalesce(t_next, g1) > t;
+
+CREATE OR REPLACE TEMP TABLE strag_phases AS
+SELECT label, ts, tkey(0, ts) AS ks, tkey(0, end_ts) AS ke FROM host_ranges
+WHERE kind = 'phase' AND rank = (SELECT rank FROM strag_top);
+
+INSERT INTO findings
+WITH total AS (SELECT count(DISTINCT (kind, name, stream, seq)) AS n FROM collective_matches WHERE in_window),
+top AS (SELECT * FROM strag_top),
+waits AS (
+    SELECT avg(100.0 * c.wait / w.total_ns) AS wait_pct, sum(c.wait) AS wait_ns
+    FROM (SELECT rank, sum(wait_ns) AS wait FROM collective_matches
+          WHERE in_window AND rank <> (SELECT rank FROM top) GROUP BY rank) c
+    JOIN analysis_window w USING (rank)
+),
+doing AS (
+    SELECT coalesce(owner, 'no phase range') AS label, sum(len) AS ns
+    FROM (SELECT p.t, any_value(p.len) AS len, arg_max(r.label, r.ts) AS owner
+          FROM strag_pieces p LEFT JOIN strag_phases r ON p.k >= r.ks AND p.k < r.ke
+          GROUP BY p.t)
+    GROUP BY 1 ORDER BY ns DESC LIMIT 1
+),
+worst AS (
+    SELECT ts - arrival_ns AS t0, ts AS t1 FROM collective_matches
+    WHERE in_window AND rank = straggler AND rank = (SELECT rank FROM top)
+    ORDER BY arrival_ns DESC LIMIT 1
+)
+SELECT 'straggler', severity_of(w.wait_pct, threshold('straggler', 'wait_pct')), t.rank,
+       'collective', 'others_wait_pct', w.wait_pct, threshold('straggler', 'wait_pct'),
+       printf('rank %d arrives last at %d of %d collectives; the other ranks wait %.3f ms in them '
+              || '(%.1f%% of their window on average); before arriving it was in %s',
+              t.rank, t.n_late, (SELECT n FROM total), w.wait_ns / 1e6, w.wait_pct,
+              coalesce((SELECT label FROM doing), 'no phase range')),
+       'Find what delays rank ' || t.rank || ' (' || coalesce((SELECT label FROM doing), 'see its timeline')
+       || '): its data loading, host work or a slower GPU; balance the work per rank (graph '
+       || 'partitioning, shard sizes); the others only wait for it.',
+       perfetto_url(t.rank, (SELECT t0 FROM worst), (SELECT t1 FROM worst))
+FROM top t CROSS JOIN waits w
+WHERE w.wait_pct >= threshold('straggler', 'wait_pct');

@@ -157,7 +157,7 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
 @click.option("--batch", "batch_patterns", multiple=True, metavar="REGEX",
               help="Range names that delimit a batch (replaces the default; repeatable).")
 @click.option("--module-group", "module_groups", multiple=True, metavar="NAME=REGEX",
-              help="A module group by module path (replaces the defaults; repeatable).")
+              help="A module group by module path (replaces that group's default; repeatable).")
 @click.option("--threshold", "threshold_opts", multiple=True, metavar="RULE.NAME=VALUE",
               help="A bottleneck rule threshold, e.g. data_loader_stall.pct_of_total=5 "
                    "(repeatable; defaults: queries/rules/_setup.sql).")

@@ -1,6 +1,7 @@
 """Analysis settings: name patterns from a TOML file and command-line options.
 
-A TOML file replaces the default patterns of each kind it names (see
+A TOML file replaces the default patterns of each kind it names (for phases and module
+groups: of each phase or group it names; an empty list removes one) (see
 queries/analysis/settings.sql for the kinds and the defaults) and the rule thresholds it
 names (queries/rules/_setup.sql)::
 
@@ -102,7 +103,9 @@ def merge_options(patterns: dict, batch: tuple[str, ...], module_groups: tuple[s
 
 
 def apply_patterns(con: duckdb.DuckDBPyConnection, patterns: dict) -> None:
-    """Replace the default patterns of every kind given; every regex is checked by DuckDB."""
+    """Replace the default patterns of every kind (phase / module group: label) given.
+
+    Every regex is checked by DuckDB first."""
     for kind, value in patterns.items():
         rows = ([(kind, None, p, i) for i, p in enumerate(value)] if kind in LIST_KINDS
                 else [(kind, label, p, i) for label, ps in value.items() for i, p in enumerate(ps)])
@@ -111,5 +114,10 @@ def apply_patterns(con: duckdb.DuckDBPyConnection, patterns: dict) -> None:
                 con.execute("SELECT regexp_matches('', ?)", [p])
             except duckdb.Error as exc:
                 raise InputError(None, f"bad {kind} pattern {p!r}: {str(exc).splitlines()[0]}") from None
-        con.execute("DELETE FROM analysis_patterns WHERE kind = ?", [kind])
-        con.executemany("INSERT INTO analysis_patterns VALUES (?, ?, ?, ?)", rows)
+        if kind in LIST_KINDS:
+            con.execute("DELETE FROM analysis_patterns WHERE kind = ?", [kind])
+        else:
+            for label in value:
+                con.execute("DELETE FROM analysis_patterns WHERE kind = ? AND label = ?", [kind, label])
+        if rows:
+            con.executemany("INSERT INTO analysis_patterns VALUES (?, ?, ?, ?)", rows)

@@ -112,3 +112,18 @@ def test_thresholds_from_options_and_toml(tmp_path):
     assert r.returncode == 2 and "unknown threshold nope.x" in r.stderr
     r = run("report", str(trace))
     assert r.stdout.startswith("Findings (worst first)\n") and "[CRITICAL] data_loader_stall" in r.stdout
+
+
+def test_the_readme_config_example_works(tmp_path):
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    toml = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml)
+    trace = write_trace(tmp_path / "t.json", main_trace(), baseTimeNanoseconds=0)
+    rep = json.loads(run("report", str(trace), "-f", "json", "--config", str(cfg)).stdout)
+    # phases named in the file are replaced one by one; the others keep their defaults
+    phases = {p["name"]: p["duration_s"] for p in rep["ranks"][0]["phases"]}
+    assert phases["data_loader"] == pytest.approx(20e-6) and phases["optimizer"] == pytest.approx(20e-6)
+    dl = [f for f in rep["findings"] if f["rule"] == "data_loader_stall"]
+    assert [f["threshold"] for f in dl] == [5.0]  # 20/210 = 9.5 %: fires only with the file's 5 %

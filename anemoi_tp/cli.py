@@ -186,15 +186,29 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
     thresholds = merge_thresholds(file_thresholds, threshold_opts)
     if fmt is None:
         fmt = "json" if output is not None and output.suffix == ".json" else "text"
-    if is_duckdb_file(trace):
-        con = attach_loaded(trace)
-    else:
-        con = connect()
-        _load(con, trace, jobs)
+    con = _open_trace(trace, jobs)
     data = build_report(con, patterns, thresholds=thresholds)
     text = (_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
             else render_text(data, detailed=detailed, top=top))
     _write_output(text, output)
+
+
+def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
+    """A database with TRACE loaded (or attached), plus any memory snapshot beside the traces."""
+    from .ingest.snapshot import is_pickle, load_snapshot
+
+    path = Path(trace)
+    if path.is_file() and is_pickle(path):
+        raise InputError(path, "is a pickle (a memory snapshot?): use `anemoi-tp memory` for snapshots, "
+                               "or put it beside the traces of a directory")
+    if is_duckdb_file(trace):
+        return attach_loaded(trace)
+    con = connect()
+    _load(con, trace, jobs)
+    if path.is_dir():
+        for i, snap in enumerate(sorted(p for p in path.iterdir() if p.suffix == ".pickle" and is_pickle(p))):
+            load_snapshot(con, snap, snapshot_id=i)
+    return con
 
 
 def _write_output(text: str, output: Path | None) -> None:
@@ -209,6 +223,46 @@ def _write_output(text: str, output: Path | None) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=str))
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default=None,
+              help="Default: from the -o suffix (.json), else text.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (whole or not at all).")
+@click.option("--top", type=click.IntRange(1), default=10, show_default=True,
+              help="Largest allocations and allocation sites listed per snapshot.")
+def memory(source: str, fmt: str | None, output: Path | None, top: int) -> None:
+    """What memory is used for: a snapshot (memory_snapshot.pickle from
+    torch.cuda.memory._dump_snapshot) or the [memory] events of a trace.
+
+    \b
+    Snapshot: reserved vs allocated vs requested bytes per device and pool, fragmentation,
+    peak and when, largest live allocations and allocation sites (by module where the stack
+    frames name one), OOM events, allocation churn. The pickle is read without running any
+    of it: one that would import or call anything is refused (exit 2).
+    Trace (profile_memory=True): memory over time per rank and device, peak per batch,
+    and the phase and module whose work allocates.
+    """
+    import json as _json
+
+    from .analysis import run_analyses
+    from .ingest.snapshot import is_pickle, load_snapshot
+    from .report.memory import memory_section, render_memory_text
+
+    path = Path(source)
+    if path.is_file() and is_pickle(path):
+        con = connect()
+        load_snapshot(con, path)
+    else:
+        con = _open_trace(source, None)
+        run_analyses(con)
+    data = memory_section(con, top=top)
+    if fmt is None:
+        fmt = "json" if output is not None and output.suffix == ".json" else "text"
+    _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
+                  else render_memory_text(data), output)
 
 
 @cli.command()

@@ -11,6 +11,7 @@ from .. import __version__
 from ..analysis import query_versions, run_analyses
 from ..database import run_sql
 from ..rules import run_rules
+from .memory import memory_section
 
 GPU_KEYS = ("gpu_active_s", "gpu_idle_s", "gpu_idle_pct", "comm_pct")
 
@@ -112,4 +113,5 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         "devices": devices,
         "ingest_issues": _rows(con, "ingest_issues"),
         "findings": findings,
+        "memory": memory_section(con),
     }

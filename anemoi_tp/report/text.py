@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..output import rows_as_table
+from .memory import render_memory_text
 
 MISSING = "—"
 
@@ -94,6 +95,8 @@ def render_text(report: dict, detailed: bool = False, top: int = 25) -> str:
                              x["last_arrivals"], "straggler" if x["rank"] == k["straggler_rank"] else ""])
         out.append(_table("Collectives across ranks", ["Kind", "Rank", "Count", "Transfer (ms)",
                                                        "Wait (ms)", "Arrived last", ""], rows))
+    if report.get("memory"):
+        out.append(render_memory_text(report["memory"]))
     if detailed:
         rows = [[r["rank"], _tail(a["name"]), a["direction"], a["module"] or "", a["calls"], _ms(a["gpu_total_s"]),
                  _f(a["avg_us"], "{:.1f}"), _f(a["max_us"], "{:.1f}"), _f(a["min_us"], "{:.1f}"),

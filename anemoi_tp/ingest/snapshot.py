@@ -1,0 +1,153 @@
+"""Memory snapshots (`torch.cuda.memory._dump_snapshot` pickles) -> DuckDB, safely.
+
+A snapshot is untrusted input: it is never given to `pickle.load`. Its opcodes are first
+scanned without executing anything (pickletools), and any that could import or call
+(GLOBAL, REDUCE, BUILD, INST, OBJ, NEWOBJ, EXT, PERSID …) reject the file; then a restricted
+Unpickler that refuses every global reads what is left: dicts, lists, tuples, strings,
+numbers. The rows go to DuckDB through newline-delimited JSON (no per-row inserts).
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import pickletools
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgspec
+
+from ..database import run_sql
+from ..errors import InputError
+
+PICKLE_MAGIC = b"\x80"
+# opcodes that import, call or build objects: a snapshot needs none of them
+_FORBIDDEN = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "BUILD", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX",
+              "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"}
+
+
+class _NoGlobals(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:  # pragma: no cover - scan refuses first
+        raise pickle.UnpicklingError(f"refusing global {module}.{name}")
+
+    def persistent_load(self, pid: Any) -> Any:  # pragma: no cover
+        raise pickle.UnpicklingError("refusing persistent id")
+
+
+def is_pickle(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(1) == PICKLE_MAGIC
+    except OSError:
+        return False
+
+
+def read_snapshot(path: str | Path) -> dict:
+    """The snapshot as plain Python data; InputError for anything else."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    if not data:
+        raise InputError(path, "empty file")
+    try:
+        for op, arg, _pos in pickletools.genops(io.BytesIO(data)):
+            if op.name in _FORBIDDEN:
+                detail = f" {arg}" if arg is not None and op.name in ("GLOBAL", "INST") else ""
+                raise InputError(path, f"not a memory snapshot: the pickle uses {op.name}{detail}, "
+                                       "which could run code; refused, nothing was executed")
+    except InputError:
+        raise
+    except Exception as exc:  # truncated or not a pickle at all
+        raise InputError(path, f"not a readable pickle ({exc})") from None
+    try:
+        snap = _NoGlobals(io.BytesIO(data)).load()
+    except Exception as exc:
+        raise InputError(path, f"not a readable pickle ({exc})") from None
+    if not isinstance(snap, dict) or not isinstance(snap.get("segments"), list):
+        raise InputError(path, "not a memory snapshot: expected a dict with 'segments' "
+                               "(torch.cuda.memory._dump_snapshot)")
+    return snap
+
+
+def _frame_text(frames: Any) -> tuple[str | None, str | None]:
+    """(top frame, first frame outside torch) as 'file:line name'."""
+    if not isinstance(frames, list) or not frames:
+        return None, None
+    def fmt(f: dict) -> str:
+        return f"{f.get('filename', '?')}:{f.get('line', '?')} {f.get('name', '?')}"
+    top = fmt(frames[0]) if isinstance(frames[0], dict) else None
+    user = next((fmt(f) for f in frames if isinstance(f, dict)
+                 and "/torch/" not in str(f.get("filename", "")) and str(f.get("filename", "")) not in ("", "??")
+                 and not str(f.get("filename", "")).startswith("<")), None)
+    return top, user
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def load_snapshot(con: duckdb.DuckDBPyConnection, path: str | Path, snapshot_id: int = 0) -> dict:
+    """Read a snapshot into the memory tables; returns counts."""
+    path = Path(path)
+    snap = read_snapshot(path)
+    run_sql(con, "memory/schema.sql")
+    segments, blocks, trace = [], [], []
+    for s in snap["segments"]:
+        if not isinstance(s, dict):
+            continue
+        pool = s.get("segment_pool_id")
+        seg = {"snapshot_id": snapshot_id, "device": _int(s.get("device")), "address": _int(s.get("address")),
+               "total_size": _int(s.get("total_size")), "stream": _int(s.get("stream")),
+               "segment_type": s.get("segment_type"),
+               "pool": str(tuple(pool)) if isinstance(pool, (list, tuple)) else (str(pool) if pool is not None else None),
+               "is_expandable": bool(s.get("is_expandable", False))}
+        segments.append(seg)
+        addr = seg["address"]
+        for b in s.get("blocks") or []:
+            if not isinstance(b, dict):
+                continue
+            top, user = _frame_text(b.get("frames"))
+            blocks.append({"snapshot_id": snapshot_id, "device": seg["device"], "segment_address": addr,
+                           "segment_type": seg["segment_type"], "pool": seg["pool"],
+                           "address": _int(b.get("address", addr)), "size": _int(b.get("size")),
+                           "requested_size": _int(b.get("requested_size")), "state": b.get("state"),
+                           "top_frame": top, "user_frame": user})
+            if _int(b.get("size")) is not None and addr is not None:
+                addr += b["size"]
+    for device, entries in enumerate(snap.get("device_traces") or []):
+        for seq, t in enumerate(entries or []):
+            if not isinstance(t, dict):
+                continue
+            top, user = _frame_text(t.get("frames"))
+            trace.append({"snapshot_id": snapshot_id, "device": device, "seq": seq, "action": t.get("action"),
+                          "addr": _int(t.get("addr")), "size": _int(t.get("size")), "stream": _int(t.get("stream")),
+                          "time_us": _int(t.get("time_us")), "device_free": _int(t.get("device_free")),
+                          "top_frame": top, "user_frame": user})
+    con.execute("INSERT INTO memory_snapshots VALUES (?, ?)", [snapshot_id, str(path)])
+    for table, rows in (("mem_segments", segments), ("mem_blocks", blocks), ("mem_trace", trace)):
+        if rows:
+            _insert_rows(con, table, rows)
+    return {"segments": len(segments), "blocks": len(blocks), "trace_entries": len(trace)}
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix="anemoi-tp-", suffix=".ndjson")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            enc = msgspec.json.Encoder()
+            for r in rows:
+                f.write(enc.encode(r))
+                f.write(b"\n")
+        cols = [c for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+            [table]).fetchall()]
+        types = dict(con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall())
+        con.execute(f"INSERT INTO {table} SELECT {', '.join(cols)} FROM read_json(?, format = "
+                    "'newline_delimited', columns = ?)", [tmp, {c: types[c] for c in cols}])
+    finally:
+        os.unlink(tmp)

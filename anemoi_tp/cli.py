@@ -44,14 +44,19 @@ def cli(debug: bool) -> None:
     _State.debug = debug
 
 
-def _load(con: duckdb.DuckDBPyConnection, path: str, jobs: int | None, quiet: bool = False):
+def _load(con: duckdb.DuckDBPyConnection, path: str, jobs: int | None, quiet: bool = False,
+          engine: str = "kineto", tp_binary: str | None = None):
     from .ingest import load_traces
     from .ingest.kineto import IngestWarning
     from .progress import load_progress
 
     with warnings.catch_warnings(record=True) as caught, load_progress(f"loading {path}") as cb:
         warnings.simplefilter("always", IngestWarning)
-        result = load_traces(con, path, jobs=jobs, progress=cb)
+        if engine == "perfetto":
+            from .ingest.perfetto_loader import load_with_perfetto
+            result = load_with_perfetto(con, path, tp_binary)
+        else:
+            result = load_traces(con, path, jobs=jobs, progress=cb)
     if not quiet:
         for w in caught:
             if issubclass(w.category, IngestWarning):
@@ -66,7 +71,14 @@ def _load(con: duckdb.DuckDBPyConnection, path: str, jobs: int | None, quiet: bo
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Files read in parallel (default: one per core).")
-def load(trace: str, output: Path, force: bool, jobs: int | None) -> None:
+@click.option("--engine", type=click.Choice(["kineto", "perfetto"]), default="kineto", show_default=True,
+              help="kineto: the exact, fast Kineto JSON loader; perfetto: Perfetto's trace "
+                   "processor (a cross-check; what it drops is reported).")
+@click.option("--trace-processor", "tp_binary", type=click.Path(dir_okay=False), envvar="ANEMOI_TP_TRACE_PROCESSOR",
+              help="A native trace_processor_shell for --engine perfetto (default: the embedded "
+                   "WebAssembly build; also ANEMOI_TP_TRACE_PROCESSOR).")
+def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
+         tp_binary: str | None) -> None:
     """Load TRACE (a file or a directory of per-rank files) into a DuckDB file.
 
     The file holds the canonical tables and views (see `anemoi-tp tables`); open it with
@@ -79,7 +91,7 @@ def load(trace: str, output: Path, force: bool, jobs: int | None) -> None:
     try:
         con = connect(tmp)
         try:
-            result = _load(con, trace, jobs)
+            result = _load(con, trace, jobs, engine=engine, tp_binary=tp_binary)
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -104,7 +116,13 @@ def load(trace: str, output: Path, force: bool, jobs: int | None) -> None:
               help="Write the result to this file instead of stdout.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Files read in parallel when SOURCE is a trace.")
-def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None) -> None:
+@click.option("--perfetto", is_flag=True,
+              help="Run PerfettoSQL in Perfetto's trace processor on the trace file SOURCE "
+                   "(INCLUDE PERFETTO MODULE … works) instead of DuckDB SQL on the tables.")
+@click.option("--trace-processor", "tp_binary", type=click.Path(dir_okay=False), envvar="ANEMOI_TP_TRACE_PROCESSOR",
+              help="With --perfetto: a native trace_processor_shell (default: the embedded build).")
+def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None, perfetto: bool,
+          tp_binary: str | None) -> None:
     """Run SQL on SOURCE: a trace (file or directory, loaded in memory) or a DuckDB file
     written by `anemoi-tp load` (opened read-only).
 
@@ -115,6 +133,21 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
     """
     from .output import render
 
+    if perfetto:
+        from .engines.perfetto import open_trace_processor, query_rows
+        from .ingest.extract import looks_like_json
+        from .ingest.kineto import check_trace_file
+
+        if looks_like_json(Path(source)):
+            check_trace_file(Path(source)).cleanup()  # the same checks and errors as the default engine
+        tp = open_trace_processor(source, tp_binary)
+        try:
+            columns, rows = query_rows(tp, sql)
+        finally:
+            tp.close()
+        text = render(fmt, columns, ["VARCHAR"] * len(columns), rows)
+        _write_output(text if text.endswith("\n") else text + "\n", output)
+        return
     if is_duckdb_file(source):
         try:
             con = connect(source, read_only=True)

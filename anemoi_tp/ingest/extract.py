@@ -105,6 +105,21 @@ def extract(path: str | Path, tmpdir: str | None = None, part_bytes: int | None 
         raise
 
 
+def looks_like_json(path: Path) -> bool:
+    """Whether a file (gzip or not) starts like JSON; Perfetto also reads other formats."""
+    if not path.is_file():
+        return True  # let extract() say what is wrong
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        opener = gzip.open if head == GZIP_MAGIC else open
+        with opener(path, "rb") as f:
+            start = f.read(4096).lstrip(_WS)[:1]
+    except (OSError, EOFError, zlib.error):
+        return True
+    return start in (b"{", b"[", b"")
+
+
 def _plain_source(path: Path, workdir: Path, progress) -> Path:
     """The file itself, or its gzip content decompressed to a temporary file."""
     with open(path, "rb") as f:

@@ -119,19 +119,8 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
     try:
         # Phase 1: cut out the event arrays (ranks are only known once every file is read).
         _run_parallel(do_extract, range(len(files)), jobs)
-        metas = [x.metadata for x in extracted]
-        ranks, source = assign_ranks(files, metas)
-        for i, (f, x) in enumerate(zip(files, extracted)):
-            base = x.metadata.get("baseTimeNanoseconds") or 0
-            if not isinstance(base, int) or isinstance(base, bool):
-                raise InputError(f, f"baseTimeNanoseconds is not an integer: {base!r}")
-            info = name_info(f)
-            run_sql(con, "ingest/register_file.sql", {
-                "file_id": i, "rank": ranks[i], "rank_source": source, "path": str(f),
-                "json_bytes": x.json_bytes, "base_ns": base,
-                "metadata": json.dumps({k: v for k, v in x.metadata.items() if k != "deviceProperties"}),
-                "device_properties": json.dumps(x.metadata.get("deviceProperties")),
-                "name_host": info.get("host"), "name_pid": info.get("pid")})
+        ranks, source = register_files(con, files, [x.metadata for x in extracted],
+                                       [x.json_bytes for x in extracted])
         # Phase 2: DuckDB parses every part of every file in one statement, on all cores.
         with _parse_progress(con, total, progress):
             _parse_events(con, files, extracted, ranks)
@@ -140,6 +129,31 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
             if x is not None:
                 x.cleanup()
 
+    return finish_load(con, files, ranks, source, sum(x.json_bytes for x in extracted), t0, "kineto")
+
+
+def register_files(con: duckdb.DuckDBPyConnection, files: list[Path], metas: list[dict],
+                   json_bytes: list[int]) -> tuple[list[int], str]:
+    """Ranks for the files, and their trace_files rows (top-level keys kept as JSON)."""
+    ranks, source = assign_ranks(files, metas)
+    for i, (f, meta) in enumerate(zip(files, metas)):
+        base = meta.get("baseTimeNanoseconds") or 0
+        if not isinstance(base, int) or isinstance(base, bool):
+            raise InputError(f, f"baseTimeNanoseconds is not an integer: {base!r}")
+        info = name_info(f)
+        run_sql(con, "ingest/register_file.sql", {
+            "file_id": i, "rank": ranks[i], "rank_source": source, "path": str(f),
+            "json_bytes": json_bytes[i], "base_ns": base,
+            "metadata": json.dumps({k: v for k, v in meta.items() if k != "deviceProperties"}),
+            "device_properties": json.dumps(meta.get("deviceProperties")),
+            "name_host": info.get("host"), "name_pid": info.get("pid")})
+    return ranks, source
+
+
+def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[int], source: str,
+                json_bytes: int, t0: float, engine: str) -> LoadResult:
+    """After the events are in: per-file facts, the usable-events check, GPU activities,
+    views, and the warnings of what was skipped or dropped."""
     run_sql(con, "ingest/finish.sql")
     counts = dict(con.execute(
         "SELECT file_id, count(*) FILTER (WHERE issue IS NULL) FROM trace_events GROUP BY file_id"
@@ -150,18 +164,18 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
                                 "event has an impossible field)")
     run_sql(con, "ingest/gpu_activities.sql")
     create_views(con)
-    result = LoadResult(files=files, ranks=ranks, rank_source=source,
-                        json_bytes=sum(x.json_bytes for x in extracted),
+    result = LoadResult(files=files, ranks=ranks, rank_source=source, json_bytes=json_bytes,
                         seconds=time.perf_counter() - t0)
     result.events, result.skipped = con.execute(
         "SELECT count(*) FILTER (WHERE issue IS NULL), count(issue) FROM trace_events").fetchone()
-    for rank, file, issue, n in con.execute(
-            "SELECT rank, file, issue, events FROM ingest_issues WHERE engine = 'kineto'").fetchall():
-        result.warnings.append(f"{file}: skipped {n} event(s): {issue}")
+    for _rank, file, eng, issue, n in con.execute(
+            "SELECT rank, file, engine, issue, events FROM ingest_issues").fetchall():
+        verb = "skipped" if eng == "kineto" else "Perfetto reports"
+        result.warnings.append(f"{file}: {verb} {n} event(s): {issue}")
     if source == "file order" and len(files) > 1:
         result.warnings.append("ranks follow file order: the files carry no distributedInfo.rank")
     for w in result.warnings:
-        warnings.warn(w, IngestWarning, stacklevel=2)
+        warnings.warn(w, IngestWarning, stacklevel=3)
     return result
 
 
@@ -193,6 +207,31 @@ def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path],
         raise InputError(_failing_file(exc, files, extracted), _json_error(exc)) from None
     finally:
         con.execute("DELETE FROM load_parts")
+
+
+def check_trace_file(path: Path) -> Extracted:
+    """Everything the default engine checks about a file, without loading it: the structure
+    (extract) and the JSON of every event (a DuckDB scan that keeps no column). Other engines
+    call this so that bad input gets the same error whatever the engine. The caller cleans up."""
+    x = extract(path)
+    con = duckdb.connect()
+    try:
+        # two columns: with a single one DuckDB would accept values that are not objects
+        sql = ("SELECT count(ph), count(name) FROM read_json(?, format = 'array', "
+               "columns = {ph: 'VARCHAR', name: 'VARCHAR'})")
+        try:
+            try:
+                con.execute(sql, [[str(p) for p in x.parts]]).fetchone()
+            except duckdb.InvalidInputException:
+                if len(x.parts) == 1:
+                    raise
+                con.execute(sql, [[str(x.whole())]]).fetchone()  # a cut inside an event
+        except duckdb.Error as exc:
+            x.cleanup()
+            raise InputError(path, _json_error(exc)) from None
+    finally:
+        con.close()
+    return x
 
 
 def _failing_file(exc: duckdb.Error, files: list[Path], extracted: list[Extracted]) -> Path | None:

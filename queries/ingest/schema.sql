@@ -79,3 +79,14 @@ CREATE TABLE IF NOT EXISTS trace_events (
 CREATE TEMP TABLE IF NOT EXISTS load_parts (
     path VARCHAR PRIMARY KEY, file_id INTEGER, rank INTEGER, base_ns BIGINT
 );
+
+-- @table ingest_notes  file-level notes written by the loaders (and engine drops, e.g.
+--                      Perfetto's stats)
+-- @column rank         rank of the file (NULL: the whole trace set)
+-- @column engine       'kineto' or 'perfetto'
+-- @column issue        what happened
+-- @column events       how many events it concerns (NULL: not about events)
+-- @column example      one affected event or detail
+CREATE TABLE IF NOT EXISTS ingest_notes (
+    rank INTEGER, engine VARCHAR, issue VARCHAR, events BIGINT, example VARCHAR
+);

@@ -1,13 +1,5 @@
 -- views/ingest_issues.sql (version 1): what ingestion skipped, flagged or had to guess.
--- Reads: trace_events, trace_files, ingest_notes.
---
--- @table ingest_notes  file-level notes written by the loaders (and engine drops, e.g.
---                      Perfetto's stats)
--- @column rank         rank of the file (NULL: the whole trace set)
--- @column engine       'kineto' or 'perfetto'
--- @column issue        what happened
--- @column events       how many events it concerns (NULL: not about events)
--- @column example      one affected event or detail
+-- Reads: trace_events, trace_files, ingest_notes (ingest/schema.sql).
 --
 -- @view ingest_issues  skipped events counted per (rank, issue), then the file-level notes
 -- @column rank         rank of the file
@@ -16,9 +8,6 @@
 -- @column issue        what is wrong (e.g. 'negative dur', 'missing ts')
 -- @column events       number of events skipped for it
 -- @column example      name (or ph) of one such event
-CREATE TABLE IF NOT EXISTS ingest_notes (
-    rank INTEGER, engine VARCHAR, issue VARCHAR, events BIGINT, example VARCHAR
-);
 CREATE OR REPLACE VIEW ingest_issues AS
 SELECT e.rank, f.path AS file, 'kineto' AS engine, e.issue, count(*) AS events,
        min(coalesce(e.name, 'ph=' || e.ph)) AS example

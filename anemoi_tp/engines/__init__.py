@@ -1,0 +1,1 @@
+"""Engines other than the default Kineto loader: Perfetto's trace processor."""

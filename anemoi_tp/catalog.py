@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from .resources import resource_dir
 
-PUBLIC = ("events", "gpu_activities", "flows", "ranks", "devices", "ingest_issues")
+PUBLIC = ("events", "gpu_activities", "gpu_activity_args", "flows", "ranks", "devices", "ingest_issues")
 _TAG = re.compile(r"^--\s*@(view|table|column)\s+(\S+)\s*(.*)$")
 _CONT = re.compile(r"^--\s{2,}(\S.*)$")
 

@@ -32,7 +32,8 @@ def trace(tmp_path):
 
 
 def test_query_json_is_an_array_of_row_objects(trace):
-    r = run("query", str(trace), "SELECT name, dur, args FROM gpu_activities", "--format", "json")
+    r = run("query", str(trace), "SELECT name, dur, args FROM gpu_activities JOIN gpu_activity_args "
+            "USING (activity_id)", "--format", "json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [
         {"name": "k<1>", "dur": 10000, "args": {"correlation": 3, "device": 0, "stream": 7}}]
@@ -60,7 +61,8 @@ def test_load_then_query_the_database(trace, tmp_path):
 def test_tables_documents_every_public_view():
     r = run("tables")
     assert r.returncode == 0
-    for name in ("events", "gpu_activities", "flows", "ranks", "devices", "ingest_issues"):
+    for name in ("events", "gpu_activities", "gpu_activity_args", "flows", "ranks", "devices",
+                 "ingest_issues"):
         assert f"\n{name}  (" in "\n" + r.stdout
     assert "launch_name" in r.stdout and "correlation" in r.stdout
 

@@ -24,10 +24,12 @@
 -- @column launch_dur   its duration, ns
 -- @column launch_pid   its pid
 -- @column launch_tid   its thread
--- @column args         the activity's args as JSON (grid, block, bytes, occupancy, …)
+-- @column event_row    rowid of the activity in trace_events; its args (grid, block, bytes,
+--                      occupancy, …) are in the view gpu_activity_args (not copied here: at
+--                      ~300 bytes an activity, copying them took 12 % of a load)
 CREATE OR REPLACE TABLE gpu_activities AS
 WITH acts AS (
-    SELECT * FROM trace_events
+    SELECT rowid AS event_row, * FROM trace_events
     WHERE issue IS NULL AND ph = 'X'
       AND cat IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'Kernel', 'Memcpy', 'Memset')
 ),
@@ -60,7 +62,7 @@ SELECT
     a.ts, a.dur, a.correlation, a.external_id,
     l.name AS launch_name, l.ts AS launch_ts, l.dur AS launch_dur,
     l.pid AS launch_pid, l.tid AS launch_tid,
-    a.args
+    a.event_row
 FROM acts a
 LEFT JOIN launches l ON l.file_id = a.file_id AND l.correlation = a.correlation
 LEFT JOIN comm_names c ON c.name = a.name;

@@ -1,12 +1,13 @@
 -- rules/low_occupancy.sql (version 1): computation time in kernels with low occupancy.
--- Reads: gpu_activities, analysis_window, rule_thresholds.   Writes: findings.
+-- Reads: gpu_activities, gpu_activity_args, analysis_window, rule_thresholds.   Writes: findings.
 -- Kineto's "est. achieved occupancy %" per kernel (where recorded): the share of the
 -- computation kernels' summed time spent in kernels below low_occupancy.occupancy_pct. Fires
 -- above low_occupancy.pct_of_compute; names the top kernels by time.
 INSERT INTO findings
 WITH k AS (
-    SELECT g.rank, g.name, g.ts, g.dur, TRY_CAST(g.args ->> 'est. achieved occupancy %' AS DOUBLE) AS occ
+    SELECT g.rank, g.name, g.ts, g.dur, TRY_CAST(a.args ->> 'est. achieved occupancy %' AS DOUBLE) AS occ
     FROM gpu_activities g JOIN analysis_window w USING (rank)
+    JOIN gpu_activity_args a USING (activity_id)
     WHERE g.class = 'computation' AND g.ts >= w.ts AND g.ts < w.end_ts
 ),
 per_rank AS (

@@ -28,16 +28,25 @@
 --                      occupancy, …) are in the view gpu_activity_args (not copied here: at
 --                      ~300 bytes an activity, copying them took 12 % of a load)
 CREATE OR REPLACE TABLE gpu_activities AS
+-- the hot args are typed here, for these rows only (json_transform: NULL where a value has
+-- another type, e.g. AMD's "stream": "0x0" on runtime calls; 2021 files write "external id")
 WITH acts AS (
-    SELECT rowid AS event_row, * FROM trace_events
+    SELECT rowid AS event_row, file_id, rank, cat, name, pid, tid, ts, dur,
+           json_transform(args, '{"correlation": "BIGINT", "External id": "BIGINT",
+                                  "device": "INTEGER", "stream": "BIGINT"}') AS hot,
+           args
+    FROM trace_events
     WHERE issue IS NULL AND ph = 'X'
       AND cat IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'Kernel', 'Memcpy', 'Memset')
 ),
 launches AS (
     SELECT file_id, correlation, name, ts, dur, pid, tid
-    FROM trace_events
-    WHERE issue IS NULL AND ph = 'X' AND correlation IS NOT NULL
-      AND cat IN ('cuda_runtime', 'cuda_driver', 'Runtime', 'Driver')
+    FROM (SELECT file_id, name, ts, dur, pid, tid,
+                 json_transform(args, '{"correlation": "BIGINT"}').correlation AS correlation
+          FROM trace_events
+          WHERE issue IS NULL AND ph = 'X'
+            AND cat IN ('cuda_runtime', 'cuda_driver', 'Runtime', 'Driver'))
+    WHERE correlation IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY file_id, correlation ORDER BY ts) = 1
 ),
 -- patterns are matched once per distinct kernel name, not once per kernel
@@ -57,12 +66,13 @@ SELECT
          WHEN c.name IS NOT NULL THEN 'communication'
          ELSE 'computation' END AS class,
     a.name, a.cat,
-    coalesce(a.device, TRY_CAST(a.pid AS INTEGER)) AS device,
-    coalesce(a.stream, TRY_CAST(regexp_extract(a.tid, '(\d+)\s*$', 1) AS BIGINT)) AS stream,
-    a.ts, a.dur, a.correlation, a.external_id,
+    coalesce(a.hot.device, TRY_CAST(a.pid AS INTEGER)) AS device,
+    coalesce(a.hot.stream, TRY_CAST(regexp_extract(a.tid, '(\d+)\s*$', 1) AS BIGINT)) AS stream,
+    a.ts, a.dur, a.hot.correlation AS correlation,
+    coalesce(a.hot."External id", TRY_CAST(a.args ->> 'external id' AS BIGINT)) AS external_id,
     l.name AS launch_name, l.ts AS launch_ts, l.dur AS launch_dur,
     l.pid AS launch_pid, l.tid AS launch_tid,
     a.event_row
 FROM acts a
-LEFT JOIN launches l ON l.file_id = a.file_id AND l.correlation = a.correlation
+LEFT JOIN launches l ON l.file_id = a.file_id AND l.correlation = a.hot.correlation
 LEFT JOIN comm_names c ON c.name = a.name;

@@ -16,12 +16,7 @@ INSERT INTO trace_events
 WITH raw AS (
     SELECT filename, ph, cat, name, pid, tid, args, id, bp, s,
            ts AS ts_raw, TRY_CAST(ts AS DOUBLE) AS ts_us,
-           dur AS dur_raw, TRY_CAST(dur AS DOUBLE) AS dur_us,
-           -- hot args, typed here (in parallel, once) for the rows that need them only
-           CASE WHEN cat IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'Kernel', 'Memcpy', 'Memset',
-                             'cuda_runtime', 'cuda_driver', 'Runtime', 'Driver')
-                THEN json_extract(args, ['$.correlation', '$."External id"', '$."external id"',
-                                         '$.device', '$.stream']) END AS hot
+           dur AS dur_raw, TRY_CAST(dur AS DOUBLE) AS dur_us
     FROM read_json($paths, format = 'array', filename = true, maximum_object_size = 268435456,
                    columns = $columns)
 )
@@ -32,10 +27,6 @@ SELECT
     TRY_CAST(floor(dur_us) AS BIGINT) * 1000 + TRY_CAST(round((dur_us - floor(dur_us)) * 1000) AS BIGINT)
         AS dur,
     args, id, bp, s,
-    TRY_CAST(hot[1] AS BIGINT) AS correlation,
-    TRY_CAST(coalesce(hot[2], hot[3]) AS BIGINT) AS external_id,
-    TRY_CAST(hot[4] AS INTEGER) AS device,
-    TRY_CAST(hot[5] AS BIGINT) AS stream,
     CASE
         WHEN ph IS NULL THEN 'missing ph'
         WHEN ph NOT IN ('X', 'B', 'E', 'i', 'I', 'C', 's', 't', 'f', 'M', 'b', 'n', 'e', 'S', 'T',

@@ -40,15 +40,11 @@ CREATE TABLE IF NOT EXISTS trace_files (
 -- @column tid          thread id as text (GPU events: the stream; '' and labels occur)
 -- @column ts           start, integer ns on the common clock (baseTimeNanoseconds + ts µs · 1000)
 -- @column dur          duration in ns; NULL for events without one
--- @column args         the args object as JSON (hot keys are typed in gpu_activities and
---                      the analysis views)
+-- @column args         the args object as JSON (the hot keys are typed where they are used:
+--                      gpu_activities, the analyses)
 -- @column id           flow / async id as text
 -- @column bp           flow binding point ('e' = enclosing slice)
 -- @column s            instant scope (t, p, g)
--- @column correlation  args.correlation, on GPU activities and runtime/driver calls only
--- @column external_id  args."External id" (2021: "external id"), on those rows only
--- @column device       args.device, on GPU activities only
--- @column stream       args.stream, on GPU activities only
 -- @column issue        why the event is unusable; NULL for good events
 CREATE TABLE IF NOT EXISTS trace_events (
     file_id INTEGER,
@@ -64,10 +60,6 @@ CREATE TABLE IF NOT EXISTS trace_events (
     id VARCHAR,
     bp VARCHAR,
     s VARCHAR,
-    correlation BIGINT,
-    external_id BIGINT,
-    device INTEGER,
-    stream BIGINT,
     issue VARCHAR
 );
 

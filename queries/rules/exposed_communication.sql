@@ -43,16 +43,19 @@ SELECT i.activity_id, i.rank, i.kind, o.phase, coalesce(o.module_group, 'no modu
 FROM exp_intervals i JOIN gpu_owners o USING (activity_id)
 WHERE NOT i.compute AND i.end_ts > i.ts;
 
+-- each exposed stretch goes to the transfers running in it, shared equally (a plain-table
+-- inequality join; inside the CTEs below DuckDB would plan a much slower one)
+CREATE OR REPLACE TEMP TABLE exp_pairs AS
+SELECT s.rank, s.t, s.len, t.kind, t.phase, t.module
+FROM exp_segments s JOIN exp_transfer t ON s.k >= t.ks AND s.k < t.ke;
+
 INSERT INTO findings
 WITH per_rank AS (
     SELECT s.rank, sum(s.len) AS exposed_ns, 100.0 * sum(s.len) / any_value(w.total_ns) AS pct
     FROM exp_segments s JOIN analysis_window w USING (rank) GROUP BY s.rank
 ),
--- each exposed stretch goes to the transfers running in it, shared equally
 shares AS (
-    SELECT s.rank, s.t, s.len, t.kind, t.phase, t.module,
-           count(*) OVER (PARTITION BY s.rank, s.t) AS n
-    FROM exp_segments s JOIN exp_transfer t ON s.k >= t.ks AND s.k < t.ke
+    SELECT *, count(*) OVER (PARTITION BY rank, t) AS n FROM exp_pairs
 ),
 by_source AS (
     SELECT rank, kind, phase, module, sum(len / n) AS ns,

@@ -33,6 +33,12 @@ CREATE OR REPLACE TEMP TABLE strag_phases AS
 SELECT label, ts, tkey(0, ts) AS ks, tkey(0, end_ts) AS ke FROM host_ranges
 WHERE kind = 'phase' AND rank = (SELECT rank FROM strag_top);
 
+-- the innermost phase over each piece (plain-table inequality join)
+CREATE OR REPLACE TEMP TABLE strag_owner AS
+SELECT p.t, arg_max(r.label, r.ts) AS owner
+FROM strag_pieces p JOIN strag_phases r ON p.k >= r.ks AND p.k < r.ke
+GROUP BY p.t;
+
 INSERT INTO findings
 WITH total AS (SELECT count(DISTINCT (kind, name, stream, seq)) AS n FROM collective_matches WHERE in_window),
 top AS (SELECT * FROM strag_top),
@@ -44,9 +50,7 @@ waits AS (
 ),
 doing AS (
     SELECT coalesce(owner, 'no phase range') AS label, sum(len) AS ns
-    FROM (SELECT p.t, any_value(p.len) AS len, arg_max(r.label, r.ts) AS owner
-          FROM strag_pieces p LEFT JOIN strag_phases r ON p.k >= r.ks AND p.k < r.ke
-          GROUP BY p.t)
+    FROM (SELECT p.t, p.len, o.owner FROM strag_pieces p LEFT JOIN strag_owner o USING (t))
     GROUP BY 1 ORDER BY ns DESC LIMIT 1
 ),
 worst AS (

@@ -17,10 +17,6 @@ from .errors import InputError
 EXIT_BAD_INPUT = 2
 
 
-class _State:
-    debug = False
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="anemoi-tp")
 @click.option("--debug", is_flag=True, envvar="ANEMOI_TP_DEBUG",
@@ -41,7 +37,7 @@ def cli(debug: bool) -> None:
     Exit status: 0 success, 2 bad input (the message names the file and the problem),
     1 an internal error (rerun with --debug and report it).
     """
-    _State.debug = debug
+    del debug  # read by main() before click runs, so that errors in option parsing show it too
 
 
 def _load(con: duckdb.DuckDBPyConnection, path: str, jobs: int | None, quiet: bool = False,

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 import jinja2
-from markupsafe import Markup
 
 from ..resources import resource_dir
 from . import plots
@@ -50,5 +49,3 @@ def render_markdown(report: dict, top: int = 25) -> str:
     tpl = _environment(autoescape=False).get_template("report.md.j2")
     return tpl.render(report=report, top=top)
 
-
-__all__ = ["render_html", "render_markdown", "Markup"]

@@ -56,9 +56,10 @@ SELECT 'host_bound', severity_of(p.pct, threshold('host_bound', 'pct_of_total'))
               || 'the next kernel; most before work of %s (%.3f ms); %d kernels are shorter than '
               || 'the median launch call (%.1f µs)',
               p.ns / 1e6, p.pct, p.gaps, m.module, m.ns / 1e6, coalesce(s.n, 0), coalesce(s.med, 0) / 1e3),
-       'Make the host launch less per unit of GPU work: CUDA graphs or torch.compile for '
-       || m.module || ', fuse small ops, larger batches or per-GPU work; keep Python and '
-       || 'logging off the training loop.',
+       'Make the host launch less per unit of GPU work: CUDA graphs or torch.compile'
+       || CASE WHEN m.module LIKE 'no module%' THEN '' ELSE ' for ' || m.module END
+       || ', fuse small ops, larger batches or per-GPU work; keep Python and logging off the '
+       || 'training loop.',
        perfetto_url(p.rank, wst.g0, wst.g0 + wst.len)
 FROM per_rank p
 JOIN by_module m ON m.rank = p.rank AND m.k = 1

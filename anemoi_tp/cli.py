@@ -183,7 +183,8 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
 @click.option("--top", type=click.IntRange(1), default=25, show_default=True,
               help="Annotation rows per rank in --detailed text; JSON keeps all.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML file with [patterns] for batches, phases, modules, module groups.")
+              help="TOML file: [patterns] for batches, phases, modules, module groups; "
+                   "[thresholds] for the rules.")
 @click.option("--batch", "batch_patterns", multiple=True, metavar="REGEX",
               help="Range names that delimit a batch (replaces the default; repeatable).")
 @click.option("--module-group", "module_groups", multiple=True, metavar="NAME=REGEX",

@@ -2,10 +2,11 @@
 -- Reads: gpu_activities, gpu_activity_args, analysis_window, rule_thresholds.   Writes: findings.
 -- Kineto's "est. achieved occupancy %" per kernel (where recorded): the share of the
 -- computation kernels' summed time spent in kernels below low_occupancy.occupancy_pct. Fires
--- above low_occupancy.pct_of_compute; names the top kernels by time.
+-- above low_occupancy.pct_of_compute; names the top kernels by time. Kineto writes 0 where it
+-- could not estimate occupancy: 0 counts as unknown, not as low.
 INSERT INTO findings
 WITH k AS (
-    SELECT g.rank, g.name, g.ts, g.dur, TRY_CAST(a.args ->> 'est. achieved occupancy %' AS DOUBLE) AS occ
+    SELECT g.rank, g.name, g.ts, g.dur, nullif(TRY_CAST(a.args ->> 'est. achieved occupancy %' AS DOUBLE), 0) AS occ
     FROM gpu_activities g JOIN analysis_window w USING (rank)
     JOIN gpu_activity_args a USING (activity_id)
     WHERE g.class = 'computation' AND g.ts >= w.ts AND g.ts < w.end_ts

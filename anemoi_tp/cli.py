@@ -163,12 +163,7 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
         columns = [d[0] for d in cur.description]
         types = [str(d[1]) for d in cur.description]
     text = render(fmt, columns, types, rows)
-    if not text.endswith("\n"):
-        text += "\n"
-    if output:
-        output.write_text(text)
-    else:
-        click.echo(text, nl=False)
+    _write_output(text if text.endswith("\n") else text + "\n", output)
 
 
 @cli.command()

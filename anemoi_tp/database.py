@@ -1,6 +1,7 @@
 """The DuckDB database: connections, and running the project's SQL files."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -71,3 +72,11 @@ def attach_loaded(path: str | Path) -> duckdb.DuckDBPyConnection:
         raise InputError(path, f"cannot open DuckDB file: {str(exc).splitlines()[0]}") from None
     con.execute("SET search_path = 'memory.main,loaded.main'")
     return con
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, relation: str) -> list[dict]:
+    """Every row of one of our views or tables (never user input) as a dict; NaN as None."""
+    cur = con.execute(f"SELECT * FROM {relation}")
+    cols = [d[0] for d in cur.description]
+    return [{c: (None if isinstance(v, float) and math.isnan(v) else v) for c, v in zip(cols, row)}
+            for row in cur.fetchall()]

@@ -8,8 +8,6 @@ its tables (slices, threads, processes, args, flows, counters) become trace_even
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from ..engines.perfetto import open_trace_processor, query_rows
 from ..resources import read_sql
 from .discover import trace_files
 from .kineto import LoadResult, check_trace_file, finish_load, register_files
+from .ndjson import ndjson_file
 
 
 def load_with_perfetto(con: duckdb.DuckDBPyConnection, path: str | Path,
@@ -50,18 +49,15 @@ def load_with_perfetto(con: duckdb.DuckDBPyConnection, path: str | Path,
 
 
 def _insert(con, cols: list[str], rows: list[tuple], file_id: int, rank: int, base_ns: int) -> None:
-    fd, tmp = tempfile.mkstemp(prefix="anemoi-tp-", suffix=".ndjson")
-    try:
-        enc = msgspec.json.Encoder()
-        ia = cols.index("args")
-        with os.fdopen(fd, "wb") as out:
-            for r in rows:
-                row = dict(zip(cols, r))
-                if r[ia] is not None:  # already JSON text: embed it, do not quote it
-                    row["args"] = msgspec.Raw(r[ia].encode())
-                out.write(enc.encode(row))
-                out.write(b"\n")
+    ia = cols.index("args")
+
+    def as_dicts():
+        for r in rows:
+            row = dict(zip(cols, r))
+            if r[ia] is not None:  # already JSON text: embed it, do not quote it
+                row["args"] = msgspec.Raw(r[ia].encode())
+            yield row
+
+    with ndjson_file(as_dicts()) as tmp:
         run_sql(con, "ingest/perfetto_events.sql",
-                {"path": tmp, "file_id": file_id, "rank": rank, "base_ns": base_ns})
-    finally:
-        os.unlink(tmp)
+                {"path": str(tmp), "file_id": file_id, "rank": rank, "base_ns": base_ns})

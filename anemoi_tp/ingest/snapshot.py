@@ -9,18 +9,16 @@ numbers. The rows go to DuckDB through newline-delimited JSON (no per-row insert
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import pickletools
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import msgspec
 
 from ..database import run_sql
 from ..errors import InputError
+from .ndjson import ndjson_file
 
 PICKLE_MAGIC = b"\x80"
 # opcodes that import, call or build objects: a snapshot needs none of them
@@ -135,19 +133,9 @@ def load_snapshot(con: duckdb.DuckDBPyConnection, path: str | Path, snapshot_id:
 
 
 def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix="anemoi-tp-", suffix=".ndjson")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            enc = msgspec.json.Encoder()
-            for r in rows:
-                f.write(enc.encode(r))
-                f.write(b"\n")
-        cols = [c for (c,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
-            [table]).fetchall()]
-        types = dict(con.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall())
-        con.execute(f"INSERT INTO {table} SELECT {', '.join(cols)} FROM read_json(?, format = "
-                    "'newline_delimited', columns = ?)", [tmp, {c: types[c] for c in cols}])
-    finally:
-        os.unlink(tmp)
+    types = dict(con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+        [table]).fetchall())
+    with ndjson_file(rows) as tmp:
+        con.execute(f"INSERT INTO {table} SELECT {', '.join(types)} FROM read_json(?, format = "
+                    "'newline_delimited', columns = ?)", [str(tmp), types])

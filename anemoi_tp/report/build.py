@@ -2,31 +2,17 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import duckdb
 
 from .. import __version__
 from ..analysis import query_versions, run_analyses
-from ..database import run_sql
+from ..database import fetch_dicts as _rows, run_sql
 from ..rules import run_rules
 from .memory import memory_section
 
 GPU_KEYS = ("gpu_active_s", "gpu_idle_s", "gpu_idle_pct", "comm_pct")
-
-
-def _rows(con: duckdb.DuckDBPyConnection, view: str) -> list[dict]:
-    cur = con.execute(f"SELECT * FROM {view}")  # view names are ours, not user input
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, (_plain(v) for v in row))) for row in cur.fetchall()]
-
-
-def _plain(v: Any) -> Any:
-    """JSON-friendly scalars: HUGEINT sums come back as int, NaN as None."""
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
 
 
 def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,

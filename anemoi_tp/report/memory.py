@@ -3,14 +3,9 @@ from __future__ import annotations
 
 import duckdb
 
-from ..database import run_sql
+from ..database import fetch_dicts as _rows, run_sql
 from ..output import rows_as_table
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql_from: str) -> list[dict]:
-    cur = con.execute(f"SELECT * FROM {sql_from}")  # our own view names
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
+from .formatting import mib as _mib, num
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -54,10 +49,6 @@ def memory_section(con: duckdb.DuckDBPyConnection, top: int = 10) -> dict:
     return out
 
 
-def _mib(b) -> str:
-    return "—" if b is None else f"{b / 2**20:,.1f}"
-
-
 def render_memory_text(mem: dict) -> str:
     out = ["Memory", "======"]
     ev = mem.get("events")
@@ -78,7 +69,7 @@ def render_memory_text(mem: dict) -> str:
                                   "Fragmentation %"],
                                  [[d["device"], d["segments"], _mib(d["reserved_bytes"]), _mib(d["allocated_bytes"]),
                                    _mib(d["requested_bytes"]), _mib(d["inactive_bytes"]),
-                                   "—" if d["fragmentation_pct"] is None else f"{d['fragmentation_pct']:.1f}"]
+                                   num(d["fragmentation_pct"], "{:.1f}")]
                                   for d in s["devices"]]).rsplit("\n", 1)[0])
         for p in s["peak"]:
             out.append(f"device {p['device']}: peak allocated {_mib(p['peak_allocated'])} MiB at "

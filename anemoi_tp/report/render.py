@@ -7,20 +7,9 @@ import jinja2
 
 from ..resources import resource_dir
 from . import plots
+from .formatting import mib, ms, num
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!])")
-
-
-def _num(v, fmt: str = "%.3f") -> str:
-    return "—" if v is None else fmt % v
-
-
-def _ms(seconds) -> str:
-    return "—" if seconds is None else "%.3f" % (seconds * 1e3)
-
-
-def _mib(b) -> str:
-    return "—" if b is None else "{:,.1f}".format(b / 2**20)
 
 
 def _md(text) -> str:
@@ -32,7 +21,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resource_dir("reports"))),
                              autoescape=autoescape, undefined=jinja2.StrictUndefined,
                              trim_blocks=False, lstrip_blocks=False)
-    env.globals.update(num=_num, ms=_ms, mib=_mib, colours=plots.COLOURS, width=plots.WIDTH)
+    env.globals.update(num=num, ms=ms, mib=mib, colours=plots.COLOURS, width=plots.WIDTH)
     env.filters["md"] = _md
     return env
 

@@ -1,16 +1,9 @@
 """The report as text tables for a terminal."""
 from __future__ import annotations
 
-from typing import Any
-
 from ..output import rows_as_table
+from .formatting import ms as _ms, num as _f
 from .memory import render_memory_text
-
-MISSING = "—"
-
-
-def _f(v: Any, fmt: str = "{:.3f}") -> str:
-    return MISSING if v is None else fmt.format(v)
 
 
 def _table(title: str, columns: list[str], rows: list[list]) -> str:
@@ -21,10 +14,6 @@ def _table(title: str, columns: list[str], rows: list[list]) -> str:
 def _tail(name: str, width: int = 70) -> str:
     """Long names keep their end, where module paths differ."""
     return name if len(name) <= width else "…" + name[-(width - 1):]
-
-
-def _ms(seconds: float | None) -> str:
-    return _f(None if seconds is None else seconds * 1e3, "{:.3f}")
 
 
 def _findings(report: dict) -> str:

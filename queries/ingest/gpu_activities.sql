@@ -1,4 +1,4 @@
--- ingest/gpu_activities.sql (version 1): GPU activities joined to their launching call.
+-- ingest/gpu_activities.sql (version 2): GPU activities joined to their launching call.
 -- Reads: trace_events, kernel_class_patterns.   Used by: every GPU time analysis.
 --
 -- The launch is found by (file, correlation id) among runtime/driver calls, not through ac2g
@@ -6,7 +6,8 @@
 -- several runtime calls with one correlation id (not seen in practice), the earliest counts.
 --
 -- @table gpu_activities  one row per kernel, memcpy or memset
--- @column activity_id  unique id of the activity
+-- @column activity_id  unique id of the activity (its rowid in trace_events, so ids are not
+--                      dense; numbering them took a single-threaded pass, 0.6 s a GB)
 -- @column rank         rank of the trace file
 -- @column file_id      trace_files.file_id
 -- @column kind         'kernel', 'memcpy' or 'memset'
@@ -40,14 +41,15 @@ WITH acts AS (
       AND cat IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'Kernel', 'Memcpy', 'Memset')
 ),
 launches AS (
-    SELECT file_id, correlation, name, ts, dur, pid, tid
-    FROM (SELECT file_id, name, ts, dur, pid, tid,
-                 json_transform(args, '{"correlation": "BIGINT"}').correlation AS correlation
-          FROM trace_events
-          WHERE issue IS NULL AND ph = 'X'
-            AND cat IN ('cuda_runtime', 'cuda_driver', 'Runtime', 'Driver'))
-    WHERE correlation IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY file_id, correlation ORDER BY ts) = 1
+    SELECT file_id, correlation, first.name, first.ts, first.dur, first.pid, first.tid
+    FROM (SELECT file_id, correlation, arg_min(struct_pack(name, ts, dur, pid, tid), ts) AS first
+          FROM (SELECT file_id, name, ts, dur, pid, tid,
+                       json_transform(args, '{"correlation": "BIGINT"}').correlation AS correlation
+                FROM trace_events
+                WHERE issue IS NULL AND ph = 'X'
+                  AND cat IN ('cuda_runtime', 'cuda_driver', 'Runtime', 'Driver'))
+          WHERE correlation IS NOT NULL
+          GROUP BY file_id, correlation)
 ),
 -- patterns are matched once per distinct kernel name, not once per kernel
 comm_names AS (
@@ -57,7 +59,7 @@ comm_names AS (
       ON p.class = 'communication' AND regexp_matches(n.name, '(?i)' || p.pattern)
 )
 SELECT
-    row_number() OVER () AS activity_id,
+    a.event_row AS activity_id,
     a.rank, a.file_id,
     CASE WHEN a.cat IN ('kernel', 'Kernel') THEN 'kernel'
          WHEN a.cat IN ('gpu_memcpy', 'Memcpy') THEN 'memcpy'
@@ -67,9 +69,11 @@ SELECT
          ELSE 'computation' END AS class,
     a.name, a.cat,
     coalesce(a.hot.device, TRY_CAST(a.pid AS INTEGER)) AS device,
-    coalesce(a.hot.stream, TRY_CAST(regexp_extract(a.tid, '(\d+)\s*$', 1) AS BIGINT)) AS stream,
+    CASE WHEN a.hot.stream IS NOT NULL THEN a.hot.stream
+         ELSE TRY_CAST(regexp_extract(a.tid, '(\d+)\s*$', 1) AS BIGINT) END AS stream,
     a.ts, a.dur, a.hot.correlation AS correlation,
-    coalesce(a.hot."External id", TRY_CAST(a.args ->> 'external id' AS BIGINT)) AS external_id,
+    CASE WHEN a.hot."External id" IS NOT NULL THEN a.hot."External id"
+         ELSE TRY_CAST(a.args ->> 'external id' AS BIGINT) END AS external_id,
     l.name AS launch_name, l.ts AS launch_ts, l.dur AS launch_dur,
     l.pid AS launch_pid, l.tid AS launch_tid,
     a.event_row

@@ -1,4 +1,4 @@
--- ingest/kineto_events.sql (version 1): append the events of Kineto files to trace_events.
+-- ingest/kineto_events.sql (version 2): append the events of Kineto files to trace_events.
 -- Reads: $paths (the traceEvents arrays cut out of the files by the loader, in parts),
 --        load_parts (which file, rank and baseTimeNanoseconds each part belongs to),
 --        $columns (the event fields and their JSON types).
@@ -17,8 +17,7 @@ WITH raw AS (
     SELECT filename, ph, cat, name, pid, tid, args, id, bp, s,
            ts AS ts_raw, TRY_CAST(ts AS DOUBLE) AS ts_us,
            dur AS dur_raw, TRY_CAST(dur AS DOUBLE) AS dur_us
-    FROM read_json($paths, format = 'array', filename = true, maximum_object_size = 268435456,
-                   columns = $columns)
+    FROM read_json($paths, format = 'array', filename = true, columns = $columns)
 )
 SELECT
     p.file_id, p.rank, ph, cat, name, pid, tid,

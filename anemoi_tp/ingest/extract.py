@@ -57,6 +57,20 @@ class Extracted:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
+    def place(self, **keys: int) -> None:
+        """Move the parts into ``key=value`` folders (``file_id=0/rank=3/base_ns=…``): DuckDB
+        reads such path segments as constant columns (hive partitioning), which is cheaper than
+        joining every event to its file by name."""
+        assert self.workdir is not None
+        folder = self.workdir.joinpath(*(f"{k}={v}" for k, v in keys.items()))
+        folder.mkdir(parents=True, exist_ok=True)
+        moved = []
+        for p in self.parts:
+            if p.parent != folder:
+                p = Path(shutil.move(p, folder / p.name))
+            moved.append(p)
+        self.parts = moved
+
     def whole(self) -> Path:
         """The array as one file (parts joined): the fallback when a cut was not between events."""
         if len(self.parts) == 1:

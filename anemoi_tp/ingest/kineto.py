@@ -181,15 +181,13 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
 
 def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path],
                   extracted: list[Extracted], ranks: list[int]) -> None:
-    def register_parts() -> list[str]:
-        con.execute("DELETE FROM load_parts")
-        rows = [(str(p), i, ranks[i], x.metadata.get("baseTimeNanoseconds") or 0)
-                for i, x in enumerate(extracted) for p in x.parts]
-        con.executemany("INSERT INTO load_parts VALUES (?, ?, ?, ?)", rows)
-        return [r[0] for r in rows]
+    def placed_parts() -> list[str]:
+        for i, x in enumerate(extracted):
+            x.place(file_id=i, rank=ranks[i], base_ns=x.metadata.get("baseTimeNanoseconds") or 0)
+        return [str(p) for x in extracted for p in x.parts]
 
     def insert(columns: dict) -> None:
-        run_sql(con, "ingest/kineto_events.sql", {"paths": register_parts(), "columns": columns})
+        run_sql(con, "ingest/kineto_events.sql", {"paths": placed_parts(), "columns": columns})
 
     try:
         try:
@@ -205,8 +203,6 @@ def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path],
                 raise
     except duckdb.Error as exc:
         raise InputError(_failing_file(exc, files, extracted), _json_error(exc)) from None
-    finally:
-        con.execute("DELETE FROM load_parts")
 
 
 def check_trace_file(path: Path) -> Extracted:

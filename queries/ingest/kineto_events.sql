@@ -1,8 +1,10 @@
 -- ingest/kineto_events.sql (version 2): append the events of Kineto files to trace_events.
--- Reads: $paths (the traceEvents arrays cut out of the files by the loader, in parts),
---        load_parts (which file, rank and baseTimeNanoseconds each part belongs to),
+-- Reads: $paths (the traceEvents arrays cut out of the files by the loader, in parts, each in a
+--        folder file_id=<i>/rank=<r>/base_ns=<baseTimeNanoseconds>/ that DuckDB's hive
+--        partitioning turns into constant columns: no join of every event to its file),
 --        $columns (the event fields and their JSON types).
--- DuckDB parses the parts in parallel, one per thread.
+-- DuckDB parses the parts in parallel, one per thread. Other key=value folders above the
+-- temporary directory become extra columns, which are not selected.
 --
 -- Times: DuckDB's JSON reader turns every non-integer number into a DOUBLE, so ns are built
 -- from the integer and fractional parts apart: integer µs (2021 and HTA traces hold epoch µs
@@ -14,15 +16,16 @@
 -- (fast) or, for files where that fails, as VARCHAR, so bad values become issues here.
 INSERT INTO trace_events
 WITH raw AS (
-    SELECT filename, ph, cat, name, pid, tid, args, id, bp, s,
+    SELECT file_id, rank, base_ns, ph, cat, name, pid, tid, args, id, bp, s,
            ts AS ts_raw, TRY_CAST(ts AS DOUBLE) AS ts_us,
            dur AS dur_raw, TRY_CAST(dur AS DOUBLE) AS dur_us
-    FROM read_json($paths, format = 'array', filename = true, columns = $columns)
+    FROM read_json($paths, format = 'array', columns = $columns, hive_partitioning = true,
+                   hive_types = {'file_id': 'INTEGER', 'rank': 'INTEGER', 'base_ns': 'BIGINT'})
 )
 SELECT
-    p.file_id, p.rank, ph, cat, name, pid, tid,
+    file_id, rank, ph, cat, name, pid, tid,
     TRY_CAST(floor(ts_us) AS BIGINT) * 1000 + TRY_CAST(round((ts_us - floor(ts_us)) * 1000) AS BIGINT)
-        + p.base_ns AS ts,
+        + base_ns AS ts,
     TRY_CAST(floor(dur_us) AS BIGINT) * 1000 + TRY_CAST(round((dur_us - floor(dur_us)) * 1000) AS BIGINT)
         AS dur,
     args, id, bp, s,
@@ -36,4 +39,4 @@ SELECT
         WHEN dur_raw IS NOT NULL AND (dur_us IS NULL OR NOT isfinite(dur_us)) THEN 'dur is not a number'
         WHEN dur_us < 0 THEN 'negative dur'
     END AS issue
-FROM raw JOIN load_parts p ON p.path = raw.filename;
+FROM raw;

@@ -63,15 +63,6 @@ CREATE TABLE IF NOT EXISTS trace_events (
     issue VARCHAR
 );
 
--- @table load_parts    scratch: the temporary JSON parts of the files being loaded
--- @column path         temporary file holding a run of whole events as a JSON array
--- @column file_id      the trace file it was cut from
--- @column rank         that file's rank
--- @column base_ns      that file's baseTimeNanoseconds (0 where absent)
-CREATE TEMP TABLE IF NOT EXISTS load_parts (
-    path VARCHAR PRIMARY KEY, file_id INTEGER, rank INTEGER, base_ns BIGINT
-);
-
 -- @table ingest_notes  file-level notes written by the loaders (and engine drops, e.g.
 --                      Perfetto's stats)
 -- @column rank         rank of the file (NULL: the whole trace set)

@@ -113,8 +113,12 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
     create_schema(con)
     extracted: list[Extracted | None] = [None] * len(files)
 
+    # files in parallel; the cores left over (fewer files than cores) cut each file in threads
+    per_file = max(1, (os.cpu_count() or 1) // jobs)
+
     def do_extract(i: int) -> None:
-        extracted[i] = extract(files[i], tmpdir, part_bytes, progress=lambda pos: report(i, pos))
+        extracted[i] = extract(files[i], tmpdir, part_bytes, progress=lambda pos: report(i, pos),
+                               jobs=per_file)
 
     try:
         # Phase 1: cut out the event arrays (ranks are only known once every file is read).

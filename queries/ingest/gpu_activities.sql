@@ -30,12 +30,15 @@
 --                      ~300 bytes an activity, copying them took 12 % of a load)
 CREATE OR REPLACE TABLE gpu_activities AS
 -- the hot args are typed here, for these rows only (json_transform: NULL where a value has
--- another type, e.g. AMD's "stream": "0x0" on runtime calls; 2021 files write "external id")
+-- another type, e.g. AMD's "stream": "0x0" on runtime calls)
 WITH acts AS (
     SELECT rowid AS event_row, file_id, rank, cat, name, pid, tid, ts, dur,
            json_transform(args, '{"correlation": "BIGINT", "External id": "BIGINT",
                                   "device": "INTEGER", "stream": "BIGINT"}') AS hot,
-           args
+           -- 2021 files (capitalised categories) write "external id"; struct keys are
+           -- case-insensitive, so it cannot be one more key of the json_transform
+           CASE WHEN cat IN ('Kernel', 'Memcpy', 'Memset')
+                THEN TRY_CAST(args ->> 'external id' AS BIGINT) END AS external_id_2021
     FROM trace_events
     WHERE issue IS NULL AND ph = 'X'
       AND cat IN ('kernel', 'gpu_memcpy', 'gpu_memset', 'Kernel', 'Memcpy', 'Memset')
@@ -54,7 +57,8 @@ launches AS (
 -- patterns are matched once per distinct kernel name, not once per kernel
 comm_names AS (
     SELECT DISTINCT n.name
-    FROM (SELECT DISTINCT name FROM acts WHERE cat IN ('kernel', 'Kernel')) n
+    FROM (SELECT DISTINCT name FROM trace_events
+          WHERE issue IS NULL AND ph = 'X' AND cat IN ('kernel', 'Kernel')) n
     JOIN kernel_class_patterns p
       ON p.class = 'communication' AND regexp_matches(n.name, '(?i)' || p.pattern)
 )
@@ -72,8 +76,7 @@ SELECT
     CASE WHEN a.hot.stream IS NOT NULL THEN a.hot.stream
          ELSE TRY_CAST(regexp_extract(a.tid, '(\d+)\s*$', 1) AS BIGINT) END AS stream,
     a.ts, a.dur, a.hot.correlation AS correlation,
-    CASE WHEN a.hot."External id" IS NOT NULL THEN a.hot."External id"
-         ELSE TRY_CAST(a.args ->> 'external id' AS BIGINT) END AS external_id,
+    coalesce(a.hot."External id", a.external_id_2021) AS external_id,
     l.name AS launch_name, l.ts AS launch_ts, l.dur AS launch_dur,
     l.pid AS launch_pid, l.tid AS launch_tid,
     a.event_row

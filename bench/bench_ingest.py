@@ -2,7 +2,8 @@
 
 Generates an Anemoi-like trace set of realistic structure (anemoi_tp.demo) of the size asked
 for, then loads it in a fresh process per run and prints MB/s of JSON, MB/s per core used
-and peak RSS (the child's ru_maxrss) against the JSON size.
+and peak RSS (the child's VmHWM, the highest of the runs) against the JSON size; the best run
+and the median (this machine's timings vary by 15-30 % from run to run).
 
     python bench/bench_ingest.py --size-mb 200 --ranks 1
     python bench/bench_ingest.py --size-mb 400 --ranks 4          # a directory, files in parallel
@@ -23,18 +24,21 @@ from pathlib import Path
 BATCHES_PER_MB = 600 / 103
 
 CHILD = r"""
-import json, sys, time
+import json, resource, sys, time
 from anemoi_tp.database import connect
 from anemoi_tp.ingest import load_traces
 target = sys.argv[2] if len(sys.argv) > 2 else None
 con = connect(target)
+ru0 = resource.getrusage(resource.RUSAGE_SELF)
 t0 = time.perf_counter()
 r = load_traces(con, sys.argv[1])
 dt = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_SELF)
 con.close()
 # VmHWM, not ru_maxrss: after fork+exec ru_maxrss keeps the parent's high-water mark
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
-print(json.dumps({"seconds": dt, "json_bytes": r.json_bytes, "events": r.events,
+print(json.dumps({"seconds": dt, "cpu": ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime, "json_bytes": r.json_bytes,
+                  "events": r.events,
                   "files": len(r.files), "maxrss_kb": int(hwm)}))
 """
 
@@ -77,19 +81,21 @@ def main() -> None:
         print(f"trace: {trace} ({args.ranks} file(s), {on_disk / 1e6:.0f} MB on disk"
               f"{', gzip' if args.gzip else ''}); machine: {cores} cores")
         for label, target in (("in-memory database", None), ("DuckDB file", Path(tmp) / "b.duckdb")):
-            best = None
+            runs = []
             for _ in range(args.repeat):
                 if target and target.exists():
                     target.unlink()
-                r = run_once(trace, target)
-                if best is None or r["seconds"] < best["seconds"]:
-                    best = r
+                runs.append(run_once(trace, target))
+            runs.sort(key=lambda r: r["seconds"])
+            best, median = runs[0], runs[len(runs) // 2]
             mb = best["json_bytes"] / 1e6
             rate = mb / best["seconds"]
-            rss = best["maxrss_kb"] / 1024
+            rss = max(r["maxrss_kb"] for r in runs) / 1024
             print(f"{label:>20}: {mb:8.1f} MB JSON, {best['events']:>10,} events, "
                   f"{best['seconds']:6.2f} s, {rate:6.1f} MB/s = {rate / cores:6.1f} MB/s per core, "
                   f"peak RSS {rss:7.0f} MB = {rss / mb:4.2f}x JSON")
+            print(f"{'':>20}  median of {len(runs)}: {median['seconds']:6.2f} s = "
+                  f"{mb / median['seconds'] / cores:6.1f} MB/s per core; CPU time of the load {median['cpu']:6.2f} s = {mb / median['cpu']:6.1f} MB per CPU second")
 
 
 if __name__ == "__main__":

@@ -110,6 +110,20 @@ def test_gpu_activities_join_their_launch_by_correlation_not_by_flows(tmp_path):
                      ("ac2g", "7", "paired", 20000, 30000)]
 
 
+def test_a_correlation_id_written_twice_gives_one_activity_launched_by_the_earliest_call(tmp_path):
+    events = [
+        X("cudaLaunchKernel", 10.0, 5.0, cat="cuda_runtime", tid=101, correlation=3),
+        X("cuLaunchKernel", 12.0, 1.0, cat="cuda_driver", tid=101, correlation=3),
+        X("cudaLaunchKernel", 30.0, 2.0, cat="cuda_runtime", tid=101, correlation=4),
+        X("k3", 20.0, 4.0, cat="kernel", pid=0, tid=7, correlation=3, device=0, stream=7),
+        X("k4", 40.0, 4.0, cat="kernel", pid=0, tid=7, correlation=4, device=0, stream=7),
+    ]
+    con, _ = load(write_trace(tmp_path / "t.json", events, baseTimeNanoseconds=0))
+    assert con.execute("SELECT name, launch_name, launch_ts, launch_dur FROM gpu_activities "
+                       "ORDER BY ts").fetchall() == [
+        ("k3", "cudaLaunchKernel", 10000, 5000), ("k4", "cudaLaunchKernel", 30000, 2000)]
+
+
 def test_2021_schema_categories_and_string_tids(tmp_path):
     events = [
         X("cudaLaunchKernel", 1.0, 2.0, cat="Runtime", tid="25738", correlation=5,

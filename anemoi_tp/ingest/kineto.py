@@ -167,6 +167,10 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
             raise InputError(f, "no usable trace events (the traceEvents array is empty or every "
                                 "event has an impossible field)")
     run_sql(con, "ingest/gpu_activities.sql")
+    rows, activities = con.execute(
+        "SELECT count(*), count(DISTINCT activity_id) FROM gpu_activities").fetchone()
+    if rows != activities:  # a correlation id with several runtime calls: keep the earliest
+        run_sql(con, "ingest/gpu_launch_dedupe.sql")
     create_views(con)
     result = LoadResult(files=files, ranks=ranks, rank_source=source, json_bytes=json_bytes,
                         seconds=time.perf_counter() - t0)

@@ -11,6 +11,7 @@ Memory stays flat whatever the file size.
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
@@ -46,57 +47,70 @@ _WS = b" \t\r\n"
 
 @dataclass
 class Extracted:
-    """The events array of one file as temporary JSON arrays, plus the other top-level keys."""
+    """The events array of one file, as byte ranges of whole events (written out as temporary
+    JSON array files, or streamed through FIFOs: ``stream.py``), plus the other top-level keys."""
 
     source: Path
     parts: list[Path]
     metadata: dict = field(default_factory=dict)
     json_bytes: int = 0  # uncompressed size of the whole document
     workdir: Path | None = None
+    data: Path | None = None  # the plain JSON: the file itself or its decompressed copy
+    ranges: list[tuple[int, int]] = field(default_factory=list)  # [a, b) of each part's events
+    folder: Path | None = None  # where the parts go (see place)
 
     def cleanup(self) -> None:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
+    def part_paths(self) -> list[Path]:
+        folder = self.folder or self.workdir
+        assert folder is not None
+        return [folder / f"part{i:05d}.json" for i in range(len(self.ranges))]
+
     def place(self, **keys: int) -> None:
-        """Move the parts into ``key=value`` folders (``file_id=0/rank=3/base_ns=…``): DuckDB
+        """Put the parts in ``key=value`` folders (``file_id=0/rank=3/base_ns=…``): DuckDB
         reads such path segments as constant columns (hive partitioning), which is cheaper than
         joining every event to its file by name."""
         assert self.workdir is not None
-        folder = self.workdir.joinpath(*(f"{k}={v}" for k, v in keys.items()))
-        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = self.workdir.joinpath(*(f"{k}={v}" for k, v in keys.items()))
+        self.folder.mkdir(parents=True, exist_ok=True)
         moved = []
         for p in self.parts:
-            if p.parent != folder:
-                p = Path(shutil.move(p, folder / p.name))
+            if p.parent != self.folder:
+                p = Path(shutil.move(p, self.folder / p.name))
             moved.append(p)
         self.parts = moved
 
+    def write_parts(self, jobs: int = 1, progress: Callable[[int], None] | None = None) -> None:
+        """The parts as regular files (after streaming: for a second read)."""
+        for p in self.parts:
+            p.unlink(missing_ok=True)
+        self.parts = self.part_paths()
+        _write_parts(self.data, self.ranges, self.parts, progress, jobs)
+
+    def join_ranges(self) -> None:
+        """One part for the whole array: the fallback when a cut was not between events."""
+        if len(self.ranges) > 1:
+            self.ranges = [(self.ranges[0][0], self.ranges[-1][1])]
+
     def whole(self) -> Path:
-        """The array as one file (parts joined): the fallback when a cut was not between events."""
-        if len(self.parts) == 1:
-            return self.parts[0]
-        assert self.workdir is not None
-        joined = self.workdir / "whole.json"
-        with open(joined, "wb") as out:
-            for i, p in enumerate(self.parts):
-                data = p.read_bytes()
-                body = data[1:-1]
-                out.write(b"[" if i == 0 else b",")
-                out.write(body)
-            out.write(b"]")
-        self.parts = [joined]
-        return joined
+        """The array as one file."""
+        self.join_ranges()
+        self.write_parts()
+        return self.parts[0]
 
 
 def extract(path: str | Path, tmpdir: str | None = None, part_bytes: int | None = None,
-            progress: Callable[[int], None] | None = None, jobs: int = 1) -> Extracted:
+            progress: Callable[[int], None] | None = None, jobs: int = 1,
+            write: bool = True) -> Extracted:
     """Write the events array of ``path`` as JSON array parts; parse the other keys.
 
     Accepts the usual object form (``{"traceEvents": [...], ...}``) and the bare-array form of
     the Chrome trace format. ``progress`` gets the count of the file's bytes dealt with;
-    ``jobs`` threads copy the parts.
+    ``jobs`` threads copy the parts. ``write=False`` only locates the parts (to be streamed,
+    ``stream.py``, or written later with ``write_parts``).
     """
     path = Path(path)
     if not path.exists():
@@ -113,10 +127,12 @@ def extract(path: str | Path, tmpdir: str | None = None, part_bytes: int | None 
             start, end, meta = _locate_array(f, size, path)
             if part_bytes is None:
                 part_bytes = min(MAX_PART, max(MIN_PART, (end - start) // (4 * (os.cpu_count() or 1))))
-            parts = _write_parts(f, start, end, part_bytes, workdir, progress, jobs)
-        if src != path:
-            os.unlink(src)
-        return Extracted(source=path, parts=parts, metadata=meta, json_bytes=size, workdir=workdir)
+            ranges = _cut_points(f, start, end, part_bytes)
+        x = Extracted(source=path, parts=[], metadata=meta, json_bytes=size, workdir=workdir,
+                      data=src, ranges=ranges)
+        if write:
+            x.write_parts(jobs, progress)
+        return x
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -293,56 +309,54 @@ def _cut_points(f: BinaryIO, start: int, end: int, part_bytes: int) -> list[tupl
     return ranges
 
 
-def _write_parts(f: BinaryIO, start: int, end: int, part_bytes: int, workdir: Path,
-                 progress, jobs: int) -> list[Path]:
+def _write_parts(data: Path, ranges: list[tuple[int, int]], parts: list[Path], progress,
+                 jobs: int) -> None:
     """Copy the ranges into part files, ``jobs`` at a time (sendfile releases the GIL, so one
     big file is cut on all cores)."""
-    ranges = _cut_points(f, start, end, part_bytes)
-    parts = [workdir / f"part{i:05d}.json" for i in range(len(ranges))]
-    done = [start]
+    done = [ranges[0][0] if ranges else 0]
     lock = threading.Lock()
 
     def write(i: int) -> None:
         a, b = ranges[i]
-        with open(f.name, "rb") as src, open(parts[i], "wb") as out:
+        with open(data, "rb") as src, open(parts[i], "wb", buffering=0) as out:
             out.write(b"[")
-            out.flush()
-            _copy_range(src, out, a, b - a)
+            copy_range(src.fileno(), out.fileno(), a, b - a)
             out.write(b"]")
         if progress:
             with lock:
                 done[0] += b - a
                 progress(done[0])
 
-    if jobs <= 1 or len(ranges) == 1:
+    if jobs <= 1 or len(ranges) <= 1:
         for i in range(len(ranges)):
             write(i)
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for fut in [pool.submit(write, i) for i in range(len(ranges))]:
                 fut.result()
-    return parts
 
 
-def _copy_range(src: BinaryIO, dst: BinaryIO, offset: int, count: int) -> None:
-    """Copy bytes file to file in the kernel where it can, else through a buffer."""
-    fi, fo = src.fileno(), dst.fileno()
+def copy_range(src: int, dst: int, offset: int, count: int) -> None:
+    """Copy bytes from a file to a file or pipe (descriptors), in the kernel where it can."""
     try:
         while count > 0:
-            sent = os.sendfile(fo, fi, offset, count)
+            sent = os.sendfile(dst, src, offset, count)
             if sent == 0:
-                break
+                raise OSError(f"unexpected end of file at byte {offset}")
             offset += sent
             count -= sent
-        dst.seek(0, os.SEEK_END)
         return
-    except OSError:
-        pass
-    src.seek(offset)
-    dst.seek(0, os.SEEK_END)
-    while count > 0:
-        chunk = src.read(min(count, 8 << 20))
+    except AttributeError:
+        pass  # no sendfile on this platform
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise
+    while count > 0:  # no sendfile between these two: through a buffer
+        chunk = os.pread(src, min(count, 8 << 20), offset)
         if not chunk:
-            break
-        dst.write(chunk)
+            raise OSError(f"unexpected end of file at byte {offset}")
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view):]
+        offset += len(chunk)
         count -= len(chunk)

@@ -25,6 +25,7 @@ from ..database import create_schema, create_views, run_sql
 from ..errors import InputError
 from .discover import assign_ranks, name_info, trace_files
 from .extract import Extracted, extract
+from .stream import FIFO_UNSUPPORTED, PartStreams, can_stream
 
 # The event fields read from the JSON and their types. ts/dur as DOUBLE is the fast path; a
 # file where that fails (a ts that is a string, say) is read again with them as text, so
@@ -66,10 +67,17 @@ def _progress_sink(total: int, callback: Progress | None):
 
 
 @contextmanager
-def _parse_progress(con: duckdb.DuckDBPyConnection, total: int, callback: Progress | None):
-    """While DuckDB parses, report its own query progress as a share of the bytes."""
+def _parse_progress(con: duckdb.DuckDBPyConnection, total: int, callback: Progress | None,
+                    poll: bool = True):
+    """While DuckDB parses, report its own query progress as a share of the bytes (``poll``;
+    streamed parts report the bytes sent instead: DuckDB sees pipes as empty files)."""
     if callback is None:
         yield
+        return
+    if not poll:
+        callback(0, total, "parsing")
+        yield
+        callback(total, total, "indexing")
         return
     con.execute("SET enable_progress_bar = true")
     con.execute("SET enable_progress_bar_print = false")
@@ -116,18 +124,25 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
     # files in parallel; the cores left over (fewer files than cores) cut each file in threads
     per_file = max(1, (os.cpu_count() or 1) // jobs)
 
+    stream = can_stream()
+
     def do_extract(i: int) -> None:
         extracted[i] = extract(files[i], tmpdir, part_bytes, progress=lambda pos: report(i, pos),
-                               jobs=per_file)
+                               jobs=per_file, write=not stream)
 
     try:
-        # Phase 1: cut out the event arrays (ranks are only known once every file is read).
+        # Phase 1: find the event arrays and where to cut them (ranks are only known once every
+        # file is read); without FIFOs, the parts are written out here.
         _run_parallel(do_extract, range(len(files)), jobs)
         ranks, source = register_files(con, files, [x.metadata for x in extracted],
                                        [x.json_bytes for x in extracted])
         # Phase 2: DuckDB parses every part of every file in one statement, on all cores.
-        with _parse_progress(con, total, progress):
-            _parse_events(con, files, extracted, ranks)
+        sent = None
+        if progress and stream:
+            body = sum(b - a for x in extracted for a, b in x.ranges) or 1
+            sent = lambda n: progress(int(total * min(n, body) / body), total, "parsing")  # noqa: E731
+        with _parse_progress(con, total, progress, poll=not stream):
+            _parse_events(con, files, extracted, ranks, stream, sent)
     finally:
         for x in extracted:
             if x is not None:
@@ -187,15 +202,27 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
     return result
 
 
-def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path],
-                  extracted: list[Extracted], ranks: list[int]) -> None:
-    def placed_parts() -> list[str]:
-        for i, x in enumerate(extracted):
-            x.place(file_id=i, rank=ranks[i], base_ns=x.metadata.get("baseTimeNanoseconds") or 0)
-        return [str(p) for x in extracted for p in x.parts]
+def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path], extracted: list[Extracted],
+                  ranks: list[int], stream: bool, sent: Callable[[int], None] | None) -> None:
+    for i, x in enumerate(extracted):
+        x.place(file_id=i, rank=ranks[i], base_ns=x.metadata.get("baseTimeNanoseconds") or 0)
 
     def insert(columns: dict) -> None:
-        run_sql(con, "ingest/kineto_events.sql", {"paths": placed_parts(), "columns": columns})
+        nonlocal stream
+        if stream:
+            try:
+                with PartStreams(extracted, sent):
+                    run_sql(con, "ingest/kineto_events.sql",
+                            {"paths": [str(p) for x in extracted for p in x.parts], "columns": columns})
+                return
+            except OSError as exc:
+                if exc.errno not in FIFO_UNSUPPORTED:
+                    raise InputError(None, f"cannot read the trace files: {exc}") from None
+                stream = False  # no FIFOs in this temporary directory: write the parts out
+        for x in extracted:
+            x.write_parts()
+        run_sql(con, "ingest/kineto_events.sql",
+                {"paths": [str(p) for x in extracted for p in x.parts], "columns": columns})
 
     try:
         try:
@@ -203,9 +230,9 @@ def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path],
         except duckdb.InvalidInputException as exc:
             if "Failed to cast value" in str(exc):
                 insert(TOLERANT_COLUMNS)  # a ts or dur that is no number: flag, don't fail
-            elif any(len(x.parts) > 1 for x in extracted):
+            elif any(len(x.ranges) > 1 for x in extracted):
                 for x in extracted:  # a cut fell inside an event: parse the files unsplit
-                    x.whole()
+                    x.join_ranges()
                 insert(EVENT_COLUMNS)
             else:
                 raise

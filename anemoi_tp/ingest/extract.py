@@ -27,6 +27,14 @@ from typing import BinaryIO, Callable
 
 from ..errors import InputError
 
+try:  # ISA-L's gzip: the same format, decompressed ~3x faster than zlib (measured here)
+    from isal import igzip as _gzip
+    from isal.isal_zlib import error as _IsalError
+    GZIP_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, _IsalError)
+except ImportError:  # pragma: no cover - isal is a dependency; a platform without its wheel
+    _gzip = gzip
+    GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
 # Parts: small enough that every core gets several (DuckDB parses one part per thread), large
 # enough that there are not thousands.
 MIN_PART = 4 << 20
@@ -163,7 +171,7 @@ def _plain_source(path: Path, workdir: Path, progress) -> Path:
         return path
     out_path = workdir / "decompressed.json"
     try:
-        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as gz, open(out_path, "wb") as out:
+        with open(path, "rb") as raw, _gzip.GzipFile(fileobj=raw) as gz, open(out_path, "wb") as out:
             while True:
                 chunk = gz.read(8 << 20)
                 if not chunk:
@@ -171,7 +179,7 @@ def _plain_source(path: Path, workdir: Path, progress) -> Path:
                 out.write(chunk)
                 if progress:
                     progress(raw.tell() // 2)  # decompressing is about half the work
-    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+    except GZIP_ERRORS as exc:  # gzip.BadGzipFile is an OSError
         raise InputError(path, f"corrupt or truncated gzip data ({exc})") from None
     if out_path.stat().st_size == 0:
         raise InputError(path, "empty file (gzip holds no data)")

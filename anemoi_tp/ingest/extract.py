@@ -91,8 +91,14 @@ class Extracted:
             moved.append(p)
         self.parts = moved
 
+    def ensure_files(self) -> None:
+        """The parts as regular files, written unless they already are (after streaming or
+        ``join_ranges`` they are not)."""
+        if len(self.parts) != len(self.ranges) or not all(p.is_file() for p in self.parts):
+            self.write_parts()
+
     def write_parts(self, jobs: int = 1, progress: Callable[[int], None] | None = None) -> None:
-        """The parts as regular files (after streaming: for a second read)."""
+        """Write the parts as regular files (again)."""
         for p in self.parts:
             p.unlink(missing_ok=True)
         self.parts = self.part_paths()

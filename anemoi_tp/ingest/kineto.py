@@ -220,7 +220,7 @@ def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path], extracted: 
                     raise InputError(None, f"cannot read the trace files: {exc}") from None
                 stream = False  # no FIFOs in this temporary directory: write the parts out
         for x in extracted:
-            x.write_parts()
+            x.ensure_files()
         run_sql(con, "ingest/kineto_events.sql",
                 {"paths": [str(p) for x in extracted for p in x.parts], "columns": columns})
 

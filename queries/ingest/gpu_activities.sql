@@ -8,8 +8,8 @@
 -- keeps the earliest call. (Deduplicating every time cost a quarter of this query.)
 --
 -- @table gpu_activities  one row per kernel, memcpy or memset
--- @column activity_id  unique id of the activity (its rowid in trace_events, so ids are not
---                      dense; numbering them took a single-threaded pass, 0.6 s a GB)
+-- @column activity_id  unique id of the activity: its row id in trace_events (unique, not
+--                      consecutive)
 -- @column rank         rank of the trace file
 -- @column file_id      trace_files.file_id
 -- @column kind         'kernel', 'memcpy' or 'memset'
@@ -61,7 +61,7 @@ comm_names AS (
       ON p.class = 'communication' AND regexp_matches(n.name, '(?i)' || p.pattern)
 )
 SELECT
-    a.event_row AS activity_id,
+    a.event_row AS activity_id,  -- numbering the rows instead was a single-threaded pass
     a.rank, a.file_id,
     CASE WHEN a.cat IN ('kernel', 'Kernel') THEN 'kernel'
          WHEN a.cat IN ('gpu_memcpy', 'Memcpy') THEN 'memcpy'

@@ -4,9 +4,10 @@ DuckDB's ``read_json(format='array')`` is the fast path for events (see DESIGN.m
 Kineto file is one object whose other top-level keys (``deviceProperties``,
 ``distributedInfo``, ``baseTimeNanoseconds``…) sit before and after the array. This module
 finds the array by reading only the head and the tail of the document, parses the small keys
-around it itself, and copies the array's bytes into several temporary files, each a valid
-JSON array of whole events, so that DuckDB parses them on all cores. Copies go through the
-kernel (``sendfile``); a ``.gz`` is first decompressed to a temporary file, streaming.
+around it itself, and cuts the array into byte ranges of whole events. Each range becomes a
+valid JSON array (``send_part``: ``[`` + the bytes + ``]``) that DuckDB parses on its own core,
+either fed through a FIFO (``stream.py``) or written to a temporary file. Copies go through
+the kernel (``sendfile``); a ``.gz`` is first decompressed to a temporary file, streaming.
 Memory stays flat whatever the file size.
 """
 from __future__ import annotations
@@ -332,10 +333,8 @@ def _write_parts(data: Path, ranges: list[tuple[int, int]], parts: list[Path], p
 
     def write(i: int) -> None:
         a, b = ranges[i]
-        with open(data, "rb") as src, open(parts[i], "wb", buffering=0) as out:
-            out.write(b"[")
-            copy_range(src.fileno(), out.fileno(), a, b - a)
-            out.write(b"]")
+        with open(parts[i], "wb", buffering=0) as out:
+            send_part(data, out.fileno(), a, b)
         if progress:
             with lock:
                 done[0] += b - a
@@ -348,6 +347,18 @@ def _write_parts(data: Path, ranges: list[tuple[int, int]], parts: list[Path], p
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for fut in [pool.submit(write, i) for i in range(len(ranges))]:
                 fut.result()
+
+
+def send_part(data: Path, dst: int, a: int, b: int) -> None:
+    """Write bytes [a, b) of ``data`` to the descriptor ``dst`` (a part file or a FIFO) as a
+    JSON array: the events between ``[`` and ``]``."""
+    os.write(dst, b"[")
+    src = os.open(data, os.O_RDONLY)
+    try:
+        copy_range(src, dst, a, b - a)
+    finally:
+        os.close(src)
+    os.write(dst, b"]")
 
 
 def copy_range(src: int, dst: int, offset: int, count: int) -> None:

@@ -1,9 +1,10 @@
 """The default engine: Kineto JSON -> DuckDB, exact and fast.
 
-Each file's ``traceEvents`` array is cut out into temporary parts (``extract.py``, files of a
-directory in parallel threads: zlib and sendfile release the GIL), then DuckDB's
-``read_json`` parses every part of every file in one statement on all cores, with fixed column
-types (``queries/ingest/kineto_events.sql``): no Python loop touches single events.
+Each file's ``traceEvents`` array is cut into parts (``extract.py``, files of a directory in
+parallel threads: decompression and sendfile release the GIL), which reach DuckDB through
+FIFOs (``stream.py``) or temporary files; DuckDB's ``read_json`` parses every part of every
+file in one statement on all cores, with fixed column types
+(``queries/ingest/kineto_events.sql``): no Python loop touches single events.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Writing every part to disk and reading it back cost a tenth of a load (and as much disk and
 page cache as the JSON). Here each part is a named pipe: a thread per part waits until DuckDB
 opens it, then sends the part's byte range of the (plain) trace file into it with sendfile,
-between the ``[`` and ``]`` that make it a JSON array. Only where FIFOs exist (POSIX) and
+between the ``[`` and ``]`` that make it a JSON array (``extract.send_part``). Only where FIFOs exist (POSIX) and
 work in the temporary directory; otherwise the loader writes files (``Extracted.write_parts``).
 A pipe is read once: a second read (the loader's fallbacks) needs files.
 """
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .extract import Extracted, copy_range
+from .extract import Extracted, send_part
 
 PIPE_BYTES = 1 << 20  # pipes default to 64 KiB: a thousand wake-ups per MB otherwise
 # mkfifo's errors where the file system has no FIFOs: the loader then writes files
@@ -82,13 +82,7 @@ class PartStreams:
                 fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
             except OSError:
                 pass  # a smaller pipe only costs wake-ups
-            os.write(fd, b"[")
-            src = os.open(data, os.O_RDONLY)
-            try:
-                copy_range(src, fd, a, b - a)
-            finally:
-                os.close(src)
-            os.write(fd, b"]")
+            send_part(data, fd, a, b)
             if self.progress:
                 with self._lock:
                     self.sent += b - a

@@ -10,7 +10,11 @@ from ..resources import read_sql, resource_dir
 
 # Each file reads only tables made by the files before it.
 ANALYSIS_FILES = (
-    "analysis/macros.sql",
+    "intervals/order.sql",
+    "intervals/clip.sql",
+    "intervals/islands.sql",
+    "intervals/innermost.sql",
+    "intervals/tracks.sql",
     "analysis/settings.sql",
     "analysis/host_ranges.sql",
     "analysis/batches.sql",

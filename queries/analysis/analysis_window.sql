@@ -1,4 +1,4 @@
--- analysis/analysis_window.sql (version 1): the analysis window of each rank.
+-- analysis/analysis_window.sql (version 2): the analysis window of each rank.
 -- Reads: ranks, batches.   Used by: every windowed number.
 --
 -- DESIGN.md: window = first batch start to last batch end (complete batches only);
@@ -19,7 +19,7 @@ SELECT r.rank,
        max(b.end_ts) AS end_ts,
        max(b.end_ts) - min(b.ts) AS total_ns,
        count(b.ts) AS batches,
-       any_value(b.source) AS source,
+       min(b.source) AS source,
        count(b.ts) / nullif((max(b.end_ts) - min(b.ts)) / 1e9, 0) AS throughput,
        CASE
            WHEN count(b.ts) > 0 THEN NULL

@@ -1,4 +1,4 @@
--- analysis/annotations.sql (version 1): the annotation table: GPU time per annotation name.
+-- analysis/annotations.sql (version 2): the annotation table: GPU time per annotation name.
 -- Reads: attribution (dim 'annotation'), host_ranges, analysis_window.   Used by: reports.
 --
 -- DESIGN.md: per annotation name, forward and backward rows apart: calls, GPU time (per
@@ -39,7 +39,7 @@ calls AS (
     FROM instances i
     WHERE i.range_id NOT IN (SELECT range_id FROM owned)
 )
-SELECT rank, name, direction, any_value(module_group) AS module,
+SELECT rank, name, direction, min(module_group) AS module,
        count(*) AS calls,
        sum(gpu_ns) AS gpu_total_ns,
        sum(gpu_ns) / count(*) AS avg_ns,

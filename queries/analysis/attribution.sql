@@ -1,9 +1,9 @@
--- analysis/attribution.sql (version 1): the window split between owners, per dimension.
+-- analysis/attribution.sql (version 2): the window split between owners, per dimension.
 -- Reads: gpu_owners, host_ranges, analysis_window.   Used by: phases, modules, annotations.
 --
 -- DESIGN.md: at each instant of the window, if GPU activity runs, the instant goes to the
 -- owners of the running activities, shared equally between distinct owners; if the GPU is
--- idle, it goes to the innermost (latest started) range of the dimension open on the host,
+-- idle, it goes to the innermost range of the dimension open on the host (intervals/order.sql),
 -- else to 'elsewhere'. The parts sum to the window's length. An owner's comm share is the
 -- part of its time in which one of its own activities is communication.
 -- Dimensions: 'phase' (forward, backward, optimizer, data_loader, elsewhere), 'module'
@@ -33,31 +33,28 @@
 -- @column gpu_ns       union of its own activities, ns (not shared)
 -- @column overlapped_ns part of gpu_ns during which activities of other owners run too
 CREATE OR REPLACE TABLE owned_activity AS
-WITH clipped AS (
-    SELECT o.*, greatest(o.ts, w.ts) AS cts, least(o.end_ts, w.end_ts) AS cend
-    FROM gpu_owners o JOIN analysis_window w USING (rank)
-    WHERE w.ts IS NOT NULL AND o.ts < w.end_ts AND o.end_ts > w.ts AND o.end_ts > o.ts
-)
-SELECT rank, 'phase' AS dim, phase AS owner, class, cts AS ts, cend AS end_ts FROM clipped
+WITH clipped AS (SELECT * FROM clip_to_window(gpu_owners))
+SELECT rank, 'phase' AS dim, phase AS owner, class, ts, end_ts FROM clipped
 UNION ALL
-SELECT rank, 'module', coalesce(module_group, 'elsewhere'), class, cts, cend FROM clipped
+SELECT rank, 'module', coalesce(module_group, 'elsewhere'), class, ts, end_ts FROM clipped
 UNION ALL
-SELECT rank, 'module_dir', module_group || ' ' || direction, class, cts, cend FROM clipped
+SELECT rank, 'module_dir', module_group || ' ' || direction, class, ts, end_ts FROM clipped
 WHERE module_group IS NOT NULL
 UNION ALL
-SELECT rank, 'annotation', annotation_id::VARCHAR || ' ' || direction, class, cts, cend FROM clipped
+SELECT rank, 'annotation', annotation_id::VARCHAR || ' ' || direction, class, ts, end_ts FROM clipped
 WHERE annotation_id IS NOT NULL;
 
--- host ranges of each dimension, clipped to the window
-CREATE OR REPLACE TEMP TABLE attr_host_owner AS
-SELECT h.rank, d.dim, d.owner, greatest(h.ts, w.ts) AS ts, least(h.end_ts, w.end_ts) AS end_ts
-FROM host_ranges h JOIN analysis_window w USING (rank)
+-- host ranges of each dimension (own_ts / own_end: unclipped, for the innermost order),
+-- clipped to the window
+CREATE OR REPLACE TEMP TABLE attr_host_ranges AS
+SELECT h.rank, d.dim, d.owner, h.range_id, h.ts AS own_ts, h.end_ts AS own_end, h.ts, h.end_ts
+FROM host_ranges h
 CROSS JOIN LATERAL (
     SELECT 'phase' AS dim, h.label AS owner WHERE h.kind = 'phase'
     UNION ALL
     SELECT 'module', coalesce(h.module_group, 'elsewhere') WHERE h.kind = 'module'
-) d
-WHERE w.ts IS NOT NULL AND h.ts < w.end_ts AND h.end_ts > w.ts;
+) d;
+CREATE OR REPLACE TEMP TABLE attr_host_owner AS SELECT * FROM clip_to_window(attr_host_ranges);
 
 CREATE OR REPLACE TEMP TABLE attr_dims AS
 SELECT w.rank, d.dim, w.ts AS w0, w.end_ts AS w1,
@@ -67,27 +64,14 @@ CROSS JOIN (VALUES ('phase'), ('module'), ('module_dir'), ('annotation')) d(dim)
 WHERE w.ts IS NOT NULL;
 
 -- per owner, the union of its activities (and of its communication activities)
+CREATE OR REPLACE TEMP TABLE attr_owned AS
+SELECT rank, {'dim': dim, 'owner': owner, 'comm_only': false} AS grp, ts, end_ts FROM owned_activity
+UNION ALL
+SELECT rank, {'dim': dim, 'owner': owner, 'comm_only': true}, ts, end_ts FROM owned_activity
+WHERE class = 'communication';
 CREATE OR REPLACE TEMP TABLE attr_islands AS
-SELECT rank, dim, owner, comm_only, min(ts) AS s, max(end_ts) AS e
-FROM (
-    SELECT *, sum(new_island) OVER (PARTITION BY rank, dim, owner, comm_only
-                                    ORDER BY ts, end_ts ROWS UNBOUNDED PRECEDING) AS island
-    FROM (
-        SELECT *, CASE WHEN prev_end IS NULL OR ts > prev_end THEN 1 ELSE 0 END AS new_island
-        FROM (
-            SELECT *, max(end_ts) OVER (PARTITION BY rank, dim, owner, comm_only
-                                        ORDER BY ts, end_ts
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-            FROM (
-                SELECT rank, dim, owner, ts, end_ts, false AS comm_only FROM owned_activity
-                UNION ALL
-                SELECT rank, dim, owner, ts, end_ts, true FROM owned_activity
-                WHERE class = 'communication'
-            )
-        )
-    )
-)
-GROUP BY rank, dim, owner, comm_only, island;
+SELECT rank, grp.dim AS dim, grp.owner AS owner, grp.comm_only AS comm_only, ts AS s, end_ts AS e
+FROM busy_islands(attr_owned);
 
 -- elementary segments: k owners busy from t for len ns; f and g integrate 1/k and [k >= 2]
 CREATE OR REPLACE TEMP TABLE attr_segments AS
@@ -116,9 +100,12 @@ FROM running r JOIN attr_dims d USING (rank, dim)
 WINDOW w_before AS (PARTITION BY r.rank, r.dim ORDER BY r.t
                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING);
 
-CREATE OR REPLACE TEMP TABLE attr_idle AS SELECT * FROM attr_segments WHERE idle;
+CREATE OR REPLACE TEMP TABLE attr_idle AS
+SELECT rank, dim, t, len, tk AS k, tk AS point_id FROM attr_segments WHERE idle;
 CREATE OR REPLACE TEMP TABLE attr_host_keys AS
-SELECT h.owner, h.ts, tkey(d.track, h.ts) AS tks, tkey(d.track, h.end_ts) AS tke
+SELECT row_number() OVER (ORDER BY h.rank, h.dim, h.range_id) AS range_id, h.owner,
+       h.own_ts AS ts, h.own_end AS end_ts, h.range_id AS event_id,
+       tkey(d.track, h.ts) AS ks, tkey(d.track, h.end_ts) AS ke
 FROM attr_host_owner h JOIN attr_dims d USING (rank, dim);
 
 CREATE OR REPLACE TABLE attribution AS
@@ -141,11 +128,12 @@ comm_parts AS (
     ASOF JOIN attr_segments pe ON pe.rank = c.rank AND pe.dim = c.dim AND c.e > pe.t
     GROUP BY ALL
 ),
--- idle stretches go to the latest-started host range of the dimension open over them
+-- idle stretches go to the innermost host range of the dimension open over them
 idle_owner AS (
-    SELECT i.rank, i.dim, i.t, arg_max(h.owner, h.ts) AS owner
-    FROM attr_idle i JOIN attr_host_keys h ON i.tk >= h.tks AND i.tk < h.tke
-    GROUP BY ALL
+    SELECT i.rank, i.dim, i.t, h.owner
+    FROM innermost_enclosing(attr_idle, attr_host_keys) x
+    JOIN attr_idle i ON i.point_id = x.point_id
+    JOIN attr_host_keys h ON h.range_id = x.range_id
 ),
 idle_parts AS (
     SELECT i.rank, i.dim, coalesce(o.owner, 'elsewhere') AS owner, sum(i.len) AS idle_ns

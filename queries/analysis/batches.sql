@@ -1,4 +1,4 @@
--- analysis/batches.sql (version 1): training batches per rank, and which of them count.
+-- analysis/batches.sql (version 2): training batches per rank, and which of them count.
 -- Reads: host_ranges, events, gpu_activities.   Used by: analysis_window, reports.
 --
 -- DESIGN.md: a batch is one `[pl][profile]run_training_batch` range plus the data-loader fetch
@@ -55,7 +55,7 @@ WITH window_end AS (
     WHERE name = 'Record Window End' AND ph IN ('i', 'I') GROUP BY rank
 ),
 with_prev AS (
-    SELECT *, lag(end_ts) OVER (PARTITION BY rank, pid, tid ORDER BY ts) AS prev_end
+    SELECT *, lag(end_ts) OVER (PARTITION BY rank, pid, tid ORDER BY ts, end_ts, range_id) AS prev_end
     FROM batch_ranges
 ),
 fetches AS (
@@ -85,7 +85,7 @@ assembled AS (
     LEFT JOIN window_end w USING (rank)
 )
 SELECT rank,
-       CASE WHEN complete THEN row_number() OVER (PARTITION BY rank, complete ORDER BY ts) END AS batch,
+       CASE WHEN complete THEN row_number() OVER (PARTITION BY rank, complete ORDER BY ts, range_ts, end_ts) END AS batch,
        source, name, pid, tid, ts, range_ts, host_end, gpu_end, end_ts, fetch_ts, complete
 FROM assembled
 ORDER BY rank, ts;

@@ -1,11 +1,11 @@
--- analysis/collectives.sql (version 1): collectives matched across ranks: transfer and wait.
+-- analysis/collectives.sql (version 2): collectives matched across ranks: transfer and wait.
 -- Reads: gpu_activities, analysis_window, ranks.   Used by: cross-rank view, findings.
 --
 -- DESIGN.md: collectives are matched across ranks by order per (kernel name, stream): the
 -- n-th such kernel of every rank is one collective. Transfer = the shortest duration among
 -- the ranks (the time the data really took); wait = each rank's duration minus it (time spent
 -- waiting in the kernel for the others). The rank that arrives last (latest start) is the
--- straggler. Only collectives seen on every rank are matched; a collective counts for a rank
+-- straggler (of ranks starting in the same ns, the highest rank). Only collectives seen on every rank are matched; a collective counts for a rank
 -- when it starts inside that rank's window.
 --
 -- @table collective_matches  one row per (collective, rank)
@@ -25,12 +25,12 @@
 CREATE OR REPLACE TABLE collective_matches AS
 WITH comm AS (
     SELECT activity_id, rank, name, stream, ts, dur,
-           row_number() OVER (PARTITION BY rank, name, stream ORDER BY ts) AS seq
+           row_number() OVER (PARTITION BY rank, name, stream ORDER BY ts, dur, activity_id) AS seq
     FROM gpu_activities WHERE class = 'communication'
 ),
 groups AS (
     SELECT name, stream, seq, count(*) AS n, min(dur) AS transfer_ns, min(ts) AS first_ts,
-           arg_max(rank, ts) AS straggler
+           arg_max(rank, (ts, rank)) AS straggler
     FROM comm GROUP BY ALL
 )
 SELECT c.activity_id,

@@ -1,4 +1,4 @@
--- analysis/gpu_time.sql (version 1): GPU busy, idle, time per class and overlap, per rank.
+-- analysis/gpu_time.sql (version 2): GPU busy, idle, time per class and overlap, per rank.
 -- Reads: gpu_activities, analysis_window, host_ranges.   Used by: overview, findings.
 --
 -- DESIGN.md: GPU activity (kernels, memcpy, memset of the rank) is clipped to the analysis
@@ -19,12 +19,14 @@
 -- @column overlap_ns       communication ∩ computation, ns
 -- @column data_loader_ns   union of data-loader host ranges, ns
 -- @column activities       GPU activities in the window (clipped ones included)
+CREATE OR REPLACE TEMP TABLE gt_activities AS
+SELECT rank, class, ts, ts + dur AS end_ts FROM gpu_activities;
+CREATE OR REPLACE TEMP TABLE gt_loader_ranges AS
+SELECT rank, 'data_loader' AS grp, ts, end_ts FROM host_ranges WHERE kind = 'data_loader';
+CREATE OR REPLACE TEMP TABLE gt_loader AS SELECT * FROM clip_to_window(gt_loader_ranges);
+
 CREATE OR REPLACE TABLE gpu_time AS
-WITH clipped AS (
-    SELECT g.rank, g.class, greatest(g.ts, w.ts) AS ts, least(g.ts + g.dur, w.end_ts) AS end_ts
-    FROM gpu_activities g JOIN analysis_window w USING (rank)
-    WHERE w.ts IS NOT NULL AND g.ts < w.end_ts AND g.ts + g.dur > w.ts AND g.dur > 0
-),
+WITH clipped AS (SELECT * FROM clip_to_window(gt_activities)),
 points AS (
     SELECT rank, t, sum(comp) AS comp, sum(comm) AS comm, sum(mem) AS mem
     FROM (
@@ -56,21 +58,9 @@ sums AS (
     FROM segments WHERE len IS NOT NULL
     GROUP BY rank
 ),
-loader AS (
-    SELECT h.rank, greatest(h.ts, w.ts) AS ts, least(h.end_ts, w.end_ts) AS end_ts
-    FROM host_ranges h JOIN analysis_window w USING (rank)
-    WHERE h.kind = 'data_loader' AND h.ts < w.end_ts AND h.end_ts > w.ts
-),
-loader_islands AS (
-    SELECT rank, ts, end_ts,
-           max(end_ts) OVER (PARTITION BY rank ORDER BY ts, end_ts
-                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-    FROM loader
-),
 loader_union AS (
-    -- each range adds the part of it that no earlier-starting range covered
-    SELECT rank, sum(greatest(0, end_ts - greatest(ts, coalesce(prev_end, ts)))) AS data_loader_ns
-    FROM loader_islands GROUP BY rank
+    SELECT rank, sum(end_ts - ts) AS data_loader_ns
+    FROM busy_islands(gt_loader) GROUP BY rank
 )
 SELECT w.rank, w.total_ns,
        coalesce(s.active_ns, 0) AS active_ns,

@@ -1,11 +1,12 @@
--- analysis/host_ranges.sql (version 1): host ranges that mean something, with their meaning.
+-- analysis/host_ranges.sql (version 2): host ranges that mean something, with their meaning.
 -- Reads: events, analysis_patterns.   Used by: batches, ownership, attribution, annotations.
 --
 -- Patterns are matched once per distinct name. A range matching patterns of several kinds
 -- (a data-loader fetch is kind 'data_loader' and phase 'data_loader') has one row per kind.
 --
 -- @table host_ranges   one row per (annotation range, kind)
--- @column range_id     unique id of the range (shared by its rows of different kinds)
+-- @column range_id     the range's event_id (events): unique, its position in the file, shared
+--                      by its rows of different kinds
 -- @column rank         rank
 -- @column pid          process
 -- @column tid          thread
@@ -20,7 +21,7 @@
 -- @column direction    'fwd' / 'bwd' where the name says so (module hooks), else NULL
 CREATE OR REPLACE TABLE host_ranges AS
 WITH candidates AS (
-    SELECT row_number() OVER () AS range_id, rank, pid, tid, ts, ts + dur AS end_ts, name, cat
+    SELECT event_id AS range_id, rank, pid, tid, ts, ts + dur AS end_ts, name, cat
     FROM events
     WHERE ph = 'X' AND dur IS NOT NULL
       AND cat IN ('user_annotation', 'python_function', 'Operator')

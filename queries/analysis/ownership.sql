@@ -1,13 +1,21 @@
--- analysis/ownership.sql (version 1): who owns each GPU activity: phase, module, annotation.
--- Reads: gpu_activities, host_ranges, events.   Used by: attribution, annotations, reports.
+-- analysis/ownership.sql (version 2): who owns each GPU activity: phase, module, annotation.
+-- Reads: gpu_activities, host_ranges, events, flows, batches, interval_tracks.
+-- Used by: attribution, annotations, rules, reports.
 --
--- DESIGN.md: the owner is the innermost range of the wanted kind (the latest started, ranges
--- can be ill-nested) enclosing the activity's launch on the launching thread. Phases: where
--- that thread has none (autograd threads), the innermost phase range open at launch on
--- another thread of the process. Modules and annotations: backward work outside any module
--- range belongs to the module of the forward op with the same `Sequence number`: the launch
--- sits inside an autograd op (`autograd::engine::evaluate_function: …` or `…Backward…`) whose
--- sequence number is carried by a forward op on another thread or earlier in time.
+-- DESIGN.md: the owner is the innermost range of the wanted kind (intervals/order.sql: later
+-- start, then earlier end, then later in the file) enclosing the activity's launch on the
+-- launching thread. Phases: where that thread has none (autograd threads), the innermost
+-- phase range open at launch on another thread of the process; work launched under an
+-- autograd op (`autograd::engine::evaluate_function: …`, `…Backward…`) is backward where the
+-- rank has no backward phase range of its own (traces without Lightning).
+-- Backward work outside module ranges belongs to the module (and annotation) of the forward
+-- op that created its autograd node:
+--   1. the `fwdbwd` flow whose end lies in the backward op (its start is the forward op);
+--   2. else the op that created the node from `Sequence number`: the outermost op carrying
+--      that number on the forward thread (`Fwd thread id`, mapped to the thread whose ops
+--      carry those numbers), starting before the backward op and in the same batch, and not
+--      inside an optimizer phase range (ops that create no node, e.g. `aten::zero_` in
+--      `Optimizer.zero_grad`, carry the current counter too).
 -- Direction: 'bwd' in the backward phase, under an autograd op, or in a range named "… bwd";
 -- else 'fwd'. Gradient-checkpoint recompute runs inside backward, so it is 'bwd'.
 --
@@ -22,115 +30,185 @@
 -- @column module_group encoder | processor | decoder (NULL: none)
 -- @column direction    fwd | bwd
 -- @column annotation_id host_ranges.range_id of the owning annotation (NULL: none)
--- @column via_sequence true where module/annotation came through the Sequence number
--- Range joins run on precomputed track keys (tkey, macros.sql) in scratch tables, which
--- DuckDB answers with an inequality join; keys computed inside the join condition are not.
-CREATE OR REPLACE TEMP TABLE own_seq_ops AS
-SELECT rank, pid, tid, ts, ts + dur AS end_ts,
-       TRY_CAST(json_extract_string(args, '$."Sequence number"') AS BIGINT) AS seq_nr,
-       (name LIKE 'autograd::engine::evaluate_function:%' OR name LIKE '%Backward%') AS is_bwd
-FROM events
-WHERE ph = 'X' AND cat IN ('cpu_op', 'Operator') AND args IS NOT NULL
-  AND json_exists(args, '$."Sequence number"');
+-- @column via_sequence true where module/annotation came from the forward op of the
+--                      backward work (fwdbwd flow or Sequence number)
+-- @column forward_link how that forward op was found: 'flow', 'sequence', or NULL
+-- Range joins run on track keys (tkey) in plain scratch tables, which DuckDB answers with an
+-- inequality join (intervals/innermost.sql).
 
-CREATE OR REPLACE TEMP TABLE own_tracks AS
-SELECT rank, pid, tid,
-       dense_rank() OVER (ORDER BY rank, pid, tid) AS thread_no,
-       dense_rank() OVER (ORDER BY rank, pid) AS proc_no
-FROM (SELECT rank, pid, tid FROM host_ranges
-      UNION SELECT rank, launch_pid, launch_tid FROM gpu_activities WHERE launch_pid IS NOT NULL
-      UNION SELECT rank, pid, tid FROM own_seq_ops);
+-- ops that carry a Sequence number (forward ops and autograd backward ops)
+CREATE OR REPLACE TEMP TABLE own_seq_ops AS
+SELECT e.event_id, e.rank, e.pid, e.tid, e.ts, e.ts + e.dur AS end_ts,
+       TRY_CAST(json_extract_string(e.args, '$."Sequence number"') AS BIGINT) AS seq_nr,
+       TRY_CAST(json_extract_string(e.args, '$."Fwd thread id"') AS BIGINT) AS fwd_thread,
+       (e.name LIKE 'autograd::engine::evaluate_function:%' OR e.name LIKE '%Backward%') AS is_bwd,
+       t.thread_no
+FROM events e JOIN interval_tracks t USING (rank, pid, tid)
+WHERE e.ph = 'X' AND e.cat IN ('cpu_op', 'Operator') AND e.args IS NOT NULL
+  AND json_exists(e.args, '$."Sequence number"');
 
 CREATE OR REPLACE TEMP TABLE own_launches AS
-SELECT g.activity_id, g.rank, g.class, g.ts, g.ts + g.dur AS end_ts,
-       tkey(t.thread_no, g.launch_ts) AS tk, tkey(t.proc_no, g.launch_ts) AS pk
+SELECT g.activity_id AS point_id, g.activity_id, g.rank, g.class, g.ts, g.ts + g.dur AS end_ts,
+       g.launch_ts, t.thread_no,
+       tkey(t.thread_no, g.launch_ts) AS k, tkey(t.proc_no, g.launch_ts) AS pk
 FROM gpu_activities g
-LEFT JOIN own_tracks t ON t.rank = g.rank AND t.pid = g.launch_pid AND t.tid = g.launch_tid;
+LEFT JOIN interval_tracks t ON t.rank = g.rank AND t.pid = g.launch_pid AND t.tid = g.launch_tid;
+CREATE OR REPLACE TEMP TABLE own_launch_proc AS
+SELECT activity_id AS point_id, pk AS k FROM own_launches;
 
--- one table per kind: DuckDB plans the inequality join for plain tables, not filtered ones
+-- ranges of each kind keyed on their thread (ks, ke) and on their process (pks, pke)
 CREATE OR REPLACE TEMP TABLE own_ranges AS
-SELECT h.range_id, h.kind, h.label, h.module_group, h.direction, h.ts,
-       tkey(t.thread_no, h.ts) AS tks, tkey(t.thread_no, h.end_ts) AS tke,
+SELECT h.range_id, h.range_id AS event_id, h.rank, h.kind, h.label, h.module_group, h.direction,
+       h.ts, h.end_ts, t.thread_no,
+       tkey(t.thread_no, h.ts) AS ks, tkey(t.thread_no, h.end_ts) AS ke,
        tkey(t.proc_no, h.ts) AS pks, tkey(t.proc_no, h.end_ts) AS pke
-FROM host_ranges h JOIN own_tracks t USING (rank, pid, tid)
+FROM host_ranges h JOIN interval_tracks t USING (rank, pid, tid)
 WHERE h.kind IN ('phase', 'module', 'annotation');
 CREATE OR REPLACE TEMP TABLE own_phases AS SELECT * FROM own_ranges WHERE kind = 'phase';
+CREATE OR REPLACE TEMP TABLE own_phases_proc AS
+SELECT * REPLACE (pks AS ks, pke AS ke) FROM own_phases;
 CREATE OR REPLACE TEMP TABLE own_modules AS SELECT * FROM own_ranges WHERE kind = 'module';
 CREATE OR REPLACE TEMP TABLE own_annotations AS SELECT * FROM own_ranges WHERE kind = 'annotation';
+CREATE OR REPLACE TEMP TABLE own_bwd_ops AS
+SELECT event_id AS range_id, event_id, rank, seq_nr, fwd_thread, thread_no, ts, end_ts,
+       tkey(thread_no, ts) AS ks, tkey(thread_no, end_ts) AS ke
+FROM own_seq_ops WHERE is_bwd;
 
-CREATE OR REPLACE TEMP TABLE own_ops AS
-SELECT o.rank, o.seq_nr, o.is_bwd, o.ts,
-       tkey(t.thread_no, o.ts) AS tks, tkey(t.thread_no, o.end_ts) AS tke
-FROM own_seq_ops o JOIN own_tracks t USING (rank, pid, tid);
-CREATE OR REPLACE TEMP TABLE own_bwd_ops AS SELECT * FROM own_ops WHERE is_bwd;
+-- the innermost range of each kind around each launch
+CREATE OR REPLACE TEMP TABLE own_phase_thread AS
+SELECT * FROM innermost_enclosing(own_launches, own_phases);
+CREATE OR REPLACE TEMP TABLE own_phase_process AS
+SELECT * FROM innermost_enclosing(own_launch_proc, own_phases_proc);
+CREATE OR REPLACE TEMP TABLE own_module_thread AS
+SELECT * FROM innermost_enclosing(own_launches, own_modules);
+CREATE OR REPLACE TEMP TABLE own_annotation_thread AS
+SELECT * FROM innermost_enclosing(own_launches, own_annotations);
+CREATE OR REPLACE TEMP TABLE own_bwd_launch AS
+SELECT * FROM innermost_enclosing(own_launches, own_bwd_ops);
 
--- the forward op of each sequence number: the first op carrying it that is not backward
-CREATE OR REPLACE TEMP TABLE own_fwd_ops AS
-SELECT rank, seq_nr, arg_min(tks, ts) AS tk
-FROM own_ops WHERE NOT is_bwd AND seq_nr IS NOT NULL
-GROUP BY rank, seq_nr;
+-- Forward ops that may have created an autograd node: not backward, not in an optimizer phase
+-- range (innermost phase at their start), outermost among the ops with their number on their
+-- thread (an op nested in another op with the same number did not create the node).
+CREATE OR REPLACE TEMP TABLE own_fwd_points AS
+SELECT event_id AS point_id, tkey(thread_no, ts) AS k FROM own_seq_ops WHERE NOT is_bwd;
+CREATE OR REPLACE TEMP TABLE own_fwd_phase AS
+SELECT * FROM innermost_enclosing(own_fwd_points, own_phases);
+CREATE OR REPLACE TEMP TABLE own_fwd_candidates AS
+SELECT o.event_id, o.rank, o.thread_no, o.seq_nr, o.ts
+FROM (
+    SELECT *, max(end_ts) OVER (PARTITION BY rank, thread_no, seq_nr ORDER BY ts, end_ts DESC, event_id
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS outer_end
+    FROM own_seq_ops o
+    WHERE NOT is_bwd AND seq_nr IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM own_fwd_phase fp JOIN own_phases p ON p.range_id = fp.range_id
+                      WHERE fp.point_id = o.event_id AND p.label = 'optimizer')
+) o
+WHERE outer_end IS NULL OR ts >= outer_end;
+
+-- `Fwd thread id` is the profiler's thread index, not a tid: map it to the thread whose
+-- forward ops carry the most of the sequence numbers its backward ops name
+CREATE OR REPLACE TEMP TABLE own_fwd_thread_map AS
+SELECT rank, fwd_thread, arg_max(thread_no, (n, -thread_no)) AS thread_no
+FROM (
+    SELECT b.rank, b.fwd_thread, c.thread_no, count(*) AS n
+    FROM (SELECT DISTINCT rank, fwd_thread, seq_nr FROM own_bwd_ops WHERE seq_nr IS NOT NULL) b
+    JOIN (SELECT DISTINCT rank, thread_no, seq_nr FROM own_fwd_candidates) c USING (rank, seq_nr)
+    GROUP BY ALL
+)
+GROUP BY rank, fwd_thread;
+
+-- the backward op around each backward launch, with the batch it runs in
+CREATE OR REPLACE TEMP TABLE own_bwd_work AS
+SELECT l.activity_id, l.rank, l.launch_ts, b.seq_nr, b.ts AS bwd_ts, b.end_ts AS bwd_end,
+       b.thread_no AS bwd_thread, m.thread_no AS fwd_thread_no,
+       coalesce((SELECT max(x.ts) FROM batches x
+                 WHERE x.rank = l.rank AND x.ts <= b.ts AND x.end_ts > b.ts), 0) AS batch_ts
+FROM own_bwd_launch bl
+JOIN own_launches l ON l.activity_id = bl.point_id
+JOIN own_bwd_ops b ON b.range_id = bl.range_id
+LEFT JOIN own_fwd_thread_map m ON m.rank = b.rank AND m.fwd_thread IS NOT DISTINCT FROM b.fwd_thread;
+
+-- 1. fwdbwd flows: the end binds to the backward op it lies in; the start is the forward op
+CREATE OR REPLACE TEMP TABLE own_flow_points AS
+SELECT row_number() OVER (ORDER BY f.rank, f.end_ts, f.start_ts, f.id) AS point_id,
+       f.rank, tkey(te.thread_no, f.end_ts) AS k, ts_.thread_no AS fwd_thread_no, f.start_ts
+FROM flows f
+JOIN interval_tracks te ON te.rank = f.rank AND te.pid = f.end_pid AND te.tid = f.end_tid
+JOIN interval_tracks ts_ ON ts_.rank = f.rank AND ts_.pid = f.start_pid AND ts_.tid = f.start_tid
+WHERE f.cat = 'fwdbwd' AND f.status = 'paired';
+CREATE OR REPLACE TEMP TABLE own_flow_links AS
+SELECT b.range_id AS bwd_op, b.rank, b.seq_nr, p.fwd_thread_no, p.start_ts
+FROM innermost_enclosing(own_flow_points, own_bwd_ops) x
+JOIN own_flow_points p ON p.point_id = x.point_id
+JOIN own_bwd_ops b ON b.range_id = x.range_id;
+
+-- per backward launch, where its forward op ran: by flow (same number, the flow that ended
+-- last before the launch), else by sequence number
+CREATE OR REPLACE TEMP TABLE own_fwd_of AS
+WITH by_flow AS (
+    SELECT w.activity_id, arg_max(f.fwd_thread_no, (f.start_ts, f.bwd_op)) AS thread_no,
+           max(f.start_ts) AS ts
+    FROM own_bwd_work w
+    JOIN own_flow_links f ON f.rank = w.rank AND f.seq_nr = w.seq_nr
+     AND f.start_ts <= w.bwd_end AND f.start_ts >= w.batch_ts
+    JOIN own_bwd_ops b ON b.range_id = f.bwd_op AND b.ts <= w.launch_ts
+    GROUP BY w.activity_id
+),
+by_sequence AS (
+    SELECT w.activity_id, arg_max(c.thread_no, (c.ts, c.event_id)) AS thread_no,
+           max(c.ts) AS ts
+    FROM own_bwd_work w
+    JOIN own_fwd_candidates c ON c.rank = w.rank AND c.seq_nr = w.seq_nr
+     AND c.ts < w.bwd_ts AND c.ts >= w.batch_ts
+     AND (w.fwd_thread_no IS NULL OR c.thread_no = w.fwd_thread_no)
+    WHERE w.activity_id NOT IN (SELECT activity_id FROM by_flow)
+    GROUP BY w.activity_id
+)
+SELECT activity_id AS point_id, tkey(thread_no, ts) AS k, 'flow' AS link FROM by_flow
+UNION ALL
+SELECT activity_id, tkey(thread_no, ts), 'sequence' FROM by_sequence;
+
+CREATE OR REPLACE TEMP TABLE own_fwd_module AS
+SELECT * FROM innermost_enclosing(own_fwd_of, own_modules);
+CREATE OR REPLACE TEMP TABLE own_fwd_annotation AS
+SELECT * FROM innermost_enclosing(own_fwd_of, own_annotations);
+
+-- ranks whose phase ranges say where backward is (Lightning's .backward range)
+CREATE OR REPLACE TEMP TABLE own_backward_ranks AS
+SELECT DISTINCT rank FROM host_ranges WHERE kind = 'phase' AND label = 'backward';
 
 CREATE OR REPLACE TABLE gpu_owners AS
-WITH phase_thread AS (
-    SELECT l.activity_id, arg_max(r.label, r.ts) AS phase
-    FROM own_launches l JOIN own_phases r ON l.tk >= r.tks AND l.tk < r.tke
-    GROUP BY l.activity_id
-),
-phase_process AS (
-    SELECT l.activity_id, arg_max(r.label, r.ts) AS phase
-    FROM own_launches l JOIN own_phases r ON l.pk >= r.pks AND l.pk < r.pke
-    GROUP BY l.activity_id
-),
-module_thread AS (
-    SELECT l.activity_id,
-           arg_max(r.label, r.ts) AS module_path,
-           arg_max(r.module_group, r.ts) AS module_group,
-           arg_max(r.direction, r.ts) AS direction
-    FROM own_launches l JOIN own_modules r ON l.tk >= r.tks AND l.tk < r.tke
-    GROUP BY l.activity_id
-),
-annotation_thread AS (
-    SELECT l.activity_id, arg_max(r.range_id, r.ts) AS annotation_id,
-           arg_max(r.direction, r.ts) AS direction
-    FROM own_launches l JOIN own_annotations r ON l.tk >= r.tks AND l.tk < r.tke
-    GROUP BY l.activity_id
-),
--- the innermost autograd (backward) op around each launch
-bwd_op AS (
-    SELECT l.activity_id, l.rank, arg_max(o.seq_nr, o.ts) AS seq_nr
-    FROM own_launches l JOIN own_bwd_ops o
-      ON l.tk >= o.tks AND l.tk < o.tke
-    GROUP BY l.activity_id, l.rank
-),
-fwd_module AS (
-    SELECT f.rank, f.seq_nr, arg_max(r.label, r.ts) AS module_path,
-           arg_max(r.module_group, r.ts) AS module_group
-    FROM own_fwd_ops f JOIN own_modules r ON f.tk >= r.tks AND f.tk < r.tke
-    GROUP BY f.rank, f.seq_nr
-),
-fwd_annotation AS (
-    SELECT f.rank, f.seq_nr, arg_max(r.range_id, r.ts) AS annotation_id
-    FROM own_fwd_ops f JOIN own_annotations r ON f.tk >= r.tks AND f.tk < r.tke
-    GROUP BY f.rank, f.seq_nr
-)
 SELECT
     l.activity_id, l.rank, l.class, l.ts, l.end_ts,
-    coalesce(pt.phase, pp.phase, 'elsewhere') AS phase,
-    CASE WHEN mt.activity_id IS NOT NULL THEN mt.module_path ELSE fm.module_path END AS module_path,
-    CASE WHEN mt.activity_id IS NOT NULL THEN mt.module_group ELSE fm.module_group END AS module_group,
-    CASE WHEN coalesce(pt.phase, pp.phase) = 'backward' OR b.seq_nr IS NOT NULL
+    CASE WHEN bl.point_id IS NOT NULL AND l.rank NOT IN (SELECT rank FROM own_backward_ranks)
+              THEN 'backward'
+         ELSE coalesce(pt.label, pp.label, 'elsewhere') END AS phase,
+    CASE WHEN mt.point_id IS NOT NULL THEN mt.label ELSE fm.label END AS module_path,
+    CASE WHEN mt.point_id IS NOT NULL THEN mt.module_group ELSE fm.module_group END AS module_group,
+    CASE WHEN coalesce(pt.label, pp.label) = 'backward' OR bl.point_id IS NOT NULL
               OR coalesce(mt.direction, an.direction) = 'bwd' THEN 'bwd'
          ELSE 'fwd' END AS direction,
     -- backward work outside module ranges: the forward op's annotation, not the enclosing
     -- "[pl][profile]…backward" range
-    CASE WHEN mt.activity_id IS NULL AND fa.seq_nr IS NOT NULL THEN fa.annotation_id
-         ELSE an.annotation_id END AS annotation_id,
-    (mt.activity_id IS NULL AND (fm.seq_nr IS NOT NULL OR fa.seq_nr IS NOT NULL)) AS via_sequence
+    CASE WHEN mt.point_id IS NULL AND fa.point_id IS NOT NULL THEN fa.range_id
+         ELSE an.range_id END AS annotation_id,
+    (mt.point_id IS NULL AND (fm.point_id IS NOT NULL OR fa.point_id IS NOT NULL)) AS via_sequence,
+    CASE WHEN mt.point_id IS NULL AND (fm.point_id IS NOT NULL OR fa.point_id IS NOT NULL)
+         THEN fo.link END AS forward_link
 FROM own_launches l
-LEFT JOIN phase_thread pt USING (activity_id)
-LEFT JOIN phase_process pp USING (activity_id)
-LEFT JOIN module_thread mt USING (activity_id)
-LEFT JOIN annotation_thread an USING (activity_id)
-LEFT JOIN bwd_op b USING (activity_id)
-LEFT JOIN fwd_module fm ON fm.rank = b.rank AND fm.seq_nr = b.seq_nr
-LEFT JOIN fwd_annotation fa ON fa.rank = b.rank AND fa.seq_nr = b.seq_nr;
+LEFT JOIN (SELECT x.point_id, r.label FROM own_phase_thread x JOIN own_phases r USING (range_id)) pt
+       ON pt.point_id = l.activity_id
+LEFT JOIN (SELECT x.point_id, r.label FROM own_phase_process x JOIN own_phases r USING (range_id)) pp
+       ON pp.point_id = l.activity_id
+LEFT JOIN (SELECT x.point_id, r.label, r.module_group, r.direction
+           FROM own_module_thread x JOIN own_modules r USING (range_id)) mt
+       ON mt.point_id = l.activity_id
+LEFT JOIN (SELECT x.point_id, x.range_id, r.direction
+           FROM own_annotation_thread x JOIN own_annotations r USING (range_id)) an
+       ON an.point_id = l.activity_id
+LEFT JOIN own_bwd_launch bl ON bl.point_id = l.activity_id
+LEFT JOIN own_fwd_of fo ON fo.point_id = l.activity_id
+LEFT JOIN (SELECT x.point_id, r.label, r.module_group
+           FROM own_fwd_module x JOIN own_modules r USING (range_id)) fm
+       ON fm.point_id = l.activity_id
+LEFT JOIN own_fwd_annotation fa ON fa.point_id = l.activity_id;

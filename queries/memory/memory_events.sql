@@ -1,10 +1,10 @@
--- memory/memory_events.sql (version 1): memory over time from `[memory]` events.
+-- memory/memory_events.sql (version 2): memory over time from `[memory]` events.
 -- Reads: events, batches, analysis_window, host_ranges (after the analyses).
 -- Used by: `anemoi-tp memory`, reports.
 -- `profile_memory=True` traces record one `[memory]` instant per allocation / free with
 -- args Bytes (negative on free), Total Allocated, Total Reserved, Device Type (0 CPU, 1 CUDA),
 -- Device Id. Growth is charged to the innermost phase and module range open on the
--- allocating thread at that instant (latest started), else 'elsewhere'.
+-- allocating thread at that instant (intervals/order.sql), else 'elsewhere'.
 --
 -- @table memory_timeline   one row per [memory] event
 -- @column rank             rank
@@ -59,17 +59,22 @@ WHERE b.complete
 GROUP BY b.rank, b.batch, m.device ORDER BY b.rank, b.batch, m.device;
 
 -- scratch: events and ranges keyed by (thread, time) for the inequality join
+-- ([memory] instants are not complete events: their threads may have no track number yet)
 CREATE OR REPLACE TEMP TABLE mem_tracks AS
-SELECT rank, pid, tid, row_number() OVER () AS n FROM (SELECT DISTINCT rank, pid, tid FROM memory_timeline);
+SELECT rank, pid, tid, coalesce(t.thread_no, -row_number() OVER (ORDER BY rank, pid, tid)) AS n
+FROM (SELECT DISTINCT rank, pid, tid FROM memory_timeline) m
+LEFT JOIN interval_tracks t USING (rank, pid, tid);
 CREATE OR REPLACE TEMP TABLE mem_keyed AS
-SELECT m.*, row_number() OVER () AS id, tkey(t.n, m.ts) AS k
+SELECT m.*, row_number() OVER () AS point_id, tkey(t.n, m.ts) AS k
 FROM memory_timeline m JOIN mem_tracks t USING (rank, pid, tid)
 JOIN analysis_window w ON w.rank = m.rank AND m.ts >= w.ts AND m.ts < w.end_ts;
 CREATE OR REPLACE TEMP TABLE mem_phase_ranges AS
-SELECT h.label, h.ts, tkey(t.n, h.ts) AS ks, tkey(t.n, h.end_ts) AS ke
+SELECT h.range_id, h.range_id AS event_id, h.label, h.ts, h.end_ts,
+       tkey(t.n, h.ts) AS ks, tkey(t.n, h.end_ts) AS ke
 FROM host_ranges h JOIN mem_tracks t USING (rank, pid, tid) WHERE h.kind = 'phase';
 CREATE OR REPLACE TEMP TABLE mem_module_ranges AS
-SELECT coalesce(h.module_group, 'elsewhere') AS label, h.ts, tkey(t.n, h.ts) AS ks, tkey(t.n, h.end_ts) AS ke
+SELECT h.range_id, h.range_id AS event_id, coalesce(h.module_group, 'elsewhere') AS label, h.ts,
+       h.end_ts, tkey(t.n, h.ts) AS ks, tkey(t.n, h.end_ts) AS ke
 FROM host_ranges h JOIN mem_tracks t USING (rank, pid, tid) WHERE h.kind = 'module';
 
 -- @table memory_growth     net bytes allocated in the window, per owner
@@ -82,19 +87,19 @@ FROM host_ranges h JOIN mem_tracks t USING (rank, pid, tid) WHERE h.kind = 'modu
 -- @column net_bytes        allocated − freed: how much its work grew memory
 CREATE OR REPLACE TABLE memory_growth AS
 WITH phase_of AS (
-    SELECT m.id, arg_max(r.label, r.ts) AS owner
-    FROM mem_keyed m JOIN mem_phase_ranges r ON m.k >= r.ks AND m.k < r.ke GROUP BY m.id
+    SELECT x.point_id AS id, r.label AS owner
+    FROM innermost_enclosing(mem_keyed, mem_phase_ranges) x JOIN mem_phase_ranges r USING (range_id)
 ),
 module_of AS (
-    SELECT m.id, arg_max(r.label, r.ts) AS owner
-    FROM mem_keyed m JOIN mem_module_ranges r ON m.k >= r.ks AND m.k < r.ke GROUP BY m.id
+    SELECT x.point_id AS id, r.label AS owner
+    FROM innermost_enclosing(mem_keyed, mem_module_ranges) x JOIN mem_module_ranges r USING (range_id)
 ),
 owned AS (
     SELECT m.rank, m.device, 'phase' AS dim, coalesce(p.owner, 'elsewhere') AS owner, m.bytes
-    FROM mem_keyed m LEFT JOIN phase_of p USING (id)
+    FROM mem_keyed m LEFT JOIN phase_of p ON p.id = m.point_id
     UNION ALL
     SELECT m.rank, m.device, 'module', coalesce(o.owner, 'elsewhere'), m.bytes
-    FROM mem_keyed m LEFT JOIN module_of o USING (id)
+    FROM mem_keyed m LEFT JOIN module_of o ON o.id = m.point_id
 )
 SELECT rank, device, dim, owner,
        coalesce(sum(bytes) FILTER (WHERE bytes > 0), 0) AS allocated_bytes,

@@ -1,4 +1,4 @@
--- memory/snapshot_summary.sql (version 1): what a memory snapshot says, in exact bytes.
+-- memory/snapshot_summary.sql (version 2): what a memory snapshot says, in exact bytes.
 -- Reads: mem_segments, mem_blocks, mem_trace.   Used by: `anemoi-tp memory`, reports.
 --
 -- @view mem_pool_summary   one row per (snapshot, device, pool type, pool)
@@ -80,9 +80,10 @@ run AS (
 SELECT r.snapshot_id, r.device,
        coalesce(n.allocated, 0) - any_value(r.alloc_net) AS start_allocated,
        coalesce(n.allocated, 0) - any_value(r.alloc_net) + greatest(max(r.alloc_run), 0) AS peak_allocated,
-       arg_max(r.time_us, r.alloc_run) AS peak_time_us,
-       arg_max(r.seq, r.alloc_run) AS peak_seq,
-       arg_max(r.frame, r.alloc_run) AS peak_frame,
+       -- the peak is first reached at the smallest seq with the largest running total
+       arg_max(r.time_us, (r.alloc_run, -r.seq)) AS peak_time_us,
+       arg_max(r.seq, (r.alloc_run, -r.seq)) AS peak_seq,
+       arg_max(r.frame, (r.alloc_run, -r.seq)) AS peak_frame,
        coalesce(nr.reserved, 0) - any_value(r.res_net) AS start_reserved,
        coalesce(nr.reserved, 0) - any_value(r.res_net) + greatest(max(r.res_run), 0) AS peak_reserved
 FROM run r
@@ -114,7 +115,7 @@ ORDER BY size DESC;
 -- @column blocks           live blocks allocated there
 -- @column bytes            their bytes
 CREATE OR REPLACE VIEW mem_sites AS
-SELECT snapshot_id, device, site, any_value(module) AS module, count(*) AS blocks, sum(size) AS bytes
+SELECT snapshot_id, device, site, min(module) AS module, count(*) AS blocks, sum(size) AS bytes
 FROM mem_largest GROUP BY snapshot_id, device, site
 ORDER BY bytes DESC;
 

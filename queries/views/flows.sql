@@ -1,8 +1,8 @@
--- views/flows.sql (version 1): flow events paired into arrows, orphans kept.
+-- views/flows.sql (version 2): flow events paired into arrows, orphans kept.
 -- Reads: events.
 --
 -- Starts (ph 's') and ends ('f'; 't' steps are kept as ends too) pair by (file, cat, id) in
--- time order. Real traces hold many ac2g ends whose start was never written, and starts
+-- time order (at equal ts, file order). Real traces hold many ac2g ends whose start was never written, and starts
 -- whose end is missing: those rows have the missing side NULL and status saying which.
 --
 -- @view flows          one row per flow (pair, or orphan start / end)
@@ -21,12 +21,12 @@
 CREATE OR REPLACE VIEW flows AS
 WITH starts AS (
     SELECT rank, file_id, cat, id, ts, pid, tid,
-           row_number() OVER (PARTITION BY file_id, cat, id ORDER BY ts) AS k
+           row_number() OVER (PARTITION BY file_id, cat, id ORDER BY ts, event_id) AS k
     FROM events WHERE ph = 's'
 ),
 ends AS (
     SELECT rank, file_id, cat, id, ts, pid, tid, bp,
-           row_number() OVER (PARTITION BY file_id, cat, id ORDER BY ts) AS k
+           row_number() OVER (PARTITION BY file_id, cat, id ORDER BY ts, event_id) AS k
     FROM events WHERE ph IN ('f', 't')
 )
 SELECT

@@ -36,7 +36,18 @@ SELECT s.snapshot_id, s.device, s.segment_type, s.pool, s.segments,
 FROM seg s LEFT JOIN blk b USING (snapshot_id, device, segment_type, pool)
 ORDER BY s.snapshot_id, s.device, s.segment_type, s.pool;
 
--- @view mem_device_summary  the pools of each device added up (same columns, no pool)
+-- @view mem_device_summary  the pools of each device added up (mem_pool_summary's columns
+--                           without segment_type and pool)
+-- @column snapshot_id      snapshot
+-- @column device           GPU index
+-- @column segments         segments
+-- @column reserved_bytes   Σ segment total_size
+-- @column allocated_bytes  Σ size of active_allocated blocks
+-- @column requested_bytes  Σ requested_size of active_allocated blocks
+-- @column pending_free_bytes Σ size of active_pending_free blocks
+-- @column inactive_bytes   Σ size of inactive (free) blocks inside segments
+-- @column largest_free_bytes largest inactive block of any pool
+-- @column fragmentation_pct inactive / reserved × 100, over the device's pools
 CREATE OR REPLACE VIEW mem_device_summary AS
 SELECT snapshot_id, device, sum(segments) AS segments, sum(reserved_bytes) AS reserved_bytes,
        sum(allocated_bytes) AS allocated_bytes, sum(requested_bytes) AS requested_bytes,

@@ -41,6 +41,17 @@ CREATE OR REPLACE MACRO perfetto_url(r, t0, t1) AS (
 );
 
 -- The columns every rule returns, in this order (rules/*.sql SELECT into it).
+-- @table findings        one row per finding; each rules/*.sql file INSERTs its own
+-- @column rule         rule id (the rule file's name)
+-- @column severity     warning | critical (from twice the threshold); info for advice only
+-- @column rank         the rank it concerns (load_imbalance: the heaviest)
+-- @column scope        what it is about: phase, module, annotation, collective or rank
+-- @column metric       name of the measured value
+-- @column value        the measured value, in the unit of its threshold
+-- @column threshold    the rule_thresholds value it was compared with
+-- @column evidence     the numbers behind it, in words
+-- @column advice       what to try
+-- @column perfetto_url ui.perfetto.dev at the spot (perfetto_url macro), or NULL
 CREATE OR REPLACE TABLE findings (
     rule VARCHAR, severity VARCHAR, rank INTEGER, scope VARCHAR, metric VARCHAR, value DOUBLE,
     threshold DOUBLE, evidence VARCHAR, advice VARCHAR, perfetto_url VARCHAR

@@ -8,6 +8,14 @@ blocks and decoder, autograd ops on a backward thread linked back by ``Sequence 
 NCCL all-gather (forward) and all-reduce (backward, overlapping compute) on their own
 streams, data loading, ``[memory]`` instants, ``ProfilerStep#N`` and a last batch cut by the
 end of recording. Timings are random but reproducible from the seed.
+
+The ranks are generated in lockstep because NCCL synchronises them: a collective ends on every
+rank at the last rank's arrival plus the transfer, so early ranks wait in the kernel. Planted:
+a rank with slow data loading and a straggler rank with a slower GPU. Times are integer ns
+while generating, so ranges on one thread nest and a stream runs one activity at a time
+exactly as written (Perfetto drops no slice), and nested ranges can start in the same µs.
+Unlike Lightning, which steps the profiler inside optimizer_step (its ``ProfilerStep#N``
+ranges cross Lightning's, which Perfetto drops), the profiler steps between batches here.
 """
 from __future__ import annotations
 
@@ -187,7 +195,8 @@ class _Rank:
         ``gather`` it first all-gathers its sharded input); returns the host time after it."""
         start = t
         if gather:
-            t = (yield from self.collective(t + 2 * US, self.tid, "allgather", STREAM_ALLGATHER, 8 << 20)) + 2 * US
+            t = yield from self.collective(t + 2 * US, self.tid, "allgather", STREAM_ALLGATHER, 8 << 20)
+            t += 2 * US
         inner = []
         for sub in SUBLAYERS:
             s0 = t  # without a gather the first Linear starts in the same µs as its module
@@ -212,12 +221,11 @@ class _Rank:
 
     def batch(self, n: int, t: int):
         """One training batch from ``t`` (a generator, see ``run``); returns where the next starts."""
-        rng, cfg = self.rng, self.cfg
+        cfg = self.cfg
         step_start = t
         t += 5 * US
         # data loading, slower on the slow rank
-        dl = self.us(300.0, 500.0) * (SLOW_DATA_FACTOR if self.rank == cfg.slow_rank else 1.0)
-        dl = int(dl)
+        dl = int(self.us(300.0, 500.0) * (SLOW_DATA_FACTOR if self.rank == cfg.slow_rank else 1.0))
         self.annotation("[pl][profile][_TrainingEpochLoop].train_dataloader_next", t, dl + 10 * US)
         self.annotation("enumerate(DataLoader)#_MultiProcessingDataLoaderIter.__next__", t + 5 * US, dl)
         t += dl + 15 * US
@@ -226,7 +234,8 @@ class _Rank:
                     cat="gpu_memcpy", extra={"bytes": 64 << 20})
         t += 15 * US
         # Lightning's optimizer_step wraps Optimizer.step, whose closure runs training_step,
-        # zero_grad and backward: the first two and the last two start in the same µs
+        # zero_grad and backward. optimizer_step and Optimizer.step start in the same µs, as do
+        # training_step, the encoder's range and its first Linear's
         ts_opt = t
         t += 4 * US
         ts_train = t
@@ -260,7 +269,8 @@ class _Rank:
                 inner["dur"] = end + 1 * US - inner["ts"]
                 outer["dur"] = end + 2 * US - outer["ts"]
                 tb = end + 4 * US
-            tb = (yield from self.collective(tb, self.bwd_tid, "allreduce", STREAM_ALLREDUCE, 32 << 20)) + 4 * US
+            tb = yield from self.collective(tb, self.bwd_tid, "allreduce", STREAM_ALLREDUCE, 32 << 20)
+            tb += 4 * US
         # backward() returns when the GPU is done (DDP waits for the last all-reduce)
         t = max(tb, self.gpu_free[STREAM_ALLREDUCE], self.gpu_free[STREAM_COMPUTE]) + 10 * US
         self.annotation("[pl][profile][Strategy]DDPStrategy.backward", ts_bwd, t - ts_bwd)
@@ -275,7 +285,8 @@ class _Rank:
         self.memory(t + 1 * US, -(1 << 20), (2 << 30) + n * 4096 - (1 << 20))
         t = max(t, self.gpu_free[STREAM_COMPUTE]) + 10 * US  # the step's loss is read back: a sync
         self.annotation("Optimizer.step#AdamW.step", ts_opt, t - ts_opt)
-        self.annotation("[pl][profile][LightningModule]GraphForecaster.optimizer_step", ts_opt, t + 1 * US - ts_opt)
+        self.annotation("[pl][profile][LightningModule]GraphForecaster.optimizer_step", ts_opt,
+                        t + 1 * US - ts_opt)
         t += 3 * US
         self.annotation("[pl][profile]run_training_batch", batch_start, t - batch_start)
         t += 3 * US

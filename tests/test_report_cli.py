@@ -83,14 +83,21 @@ def test_bad_config_is_bad_input(tmp_path, content, words):
     assert not out.exists()
 
 
-def test_demo_runs_and_reports_the_slow_rank(tmp_path):
+def test_demo_runs_and_reports_the_planted_ranks(tmp_path):
     r = run("demo", "-o", str(tmp_path / "demo"), "--batches", "3", "-f", "json")
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert [x["rank"] for x in rep["ranks"]] == [0, 1, 2, 3]
     assert all(x["batches"] == 3 for x in rep["ranks"])
-    # rank 2 loads data 6x slower: the others wait for it at every all-reduce
-    assert rep["collectives"]["AllReduce"]["straggler_rank"] == 2
+    # rank 1's GPU is slower (DemoConfig.straggler_rank): the others wait for it at every all-reduce
+    assert rep["collectives"]["AllReduce"]["straggler_rank"] == 1
+    strag = [f for f in rep["findings"] if f["rule"] == "straggler"]
+    assert [f["rank"] for f in strag] == [1]
+    # 3 batches x (4 all-gathers + 6 all-reduces); rank 2, loading data slowly, arrives last at
+    # each batch's first all-gather, rank 1 at the rest
+    assert strag[0]["evidence"].startswith("rank 1 arrives last at 27 of 30 collectives;")
+    # rank 2 loads data 6x slower (DemoConfig.slow_rank)
+    assert [f["rank"] for f in rep["findings"] if f["rule"] == "data_loader_stall"] == [2]
     dl = {x["rank"]: next(p for p in x["phases"] if p["name"] == "data_loader")["duration_s"]
           for x in rep["ranks"]}
     assert dl[2] > 3 * max(dl[0], dl[1], dl[3])

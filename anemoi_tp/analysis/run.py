@@ -12,6 +12,8 @@ from ..resources import read_sql, resource_dir
 ANALYSIS_FILES = (
     "analysis/macros.sql",
     "analysis/settings.sql",
+    "analysis/range_candidates.sql",
+    "analysis/module_ranges.sql",
     "analysis/host_ranges.sql",
     "analysis/batches.sql",
     "analysis/analysis_window.sql",

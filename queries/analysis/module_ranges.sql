@@ -92,16 +92,22 @@ SELECT c.range_id, 'module', NULL, NULL, NULL, n.part
 FROM range_candidates c JOIN mod_names n USING (name)
 WHERE n.kind = 'module';
 
--- the group of each distinct path, from its shortest matching prefix
+-- the group of each distinct path, from its shortest matching prefix (paths share most
+-- prefixes: the patterns run once per distinct prefix)
 CREATE OR REPLACE TEMP TABLE mod_groups AS
 WITH paths AS (SELECT DISTINCT path, string_split(path, '.') AS parts FROM mod_paths),
 prefixes AS (
     SELECT path, k, array_to_string(parts[1:k], '.') AS prefix
     FROM paths, unnest(range(1, len(parts) + 1)) AS u(k)
+),
+prefix_groups AS (
+    SELECT x.prefix, arg_min(p.label, (p.priority, p.label)) AS label
+    FROM (SELECT DISTINCT prefix FROM prefixes) x JOIN analysis_patterns p
+      ON p.kind = 'module_group' AND regexp_matches(x.prefix, p.pattern)
+    GROUP BY x.prefix
 )
-SELECT x.path, arg_min(p.label, (x.k, p.priority, p.label)) AS module_group
-FROM prefixes x JOIN analysis_patterns p
-  ON p.kind = 'module_group' AND regexp_matches(x.prefix, p.pattern)
+SELECT x.path, arg_min(g.label, x.k) AS module_group
+FROM prefixes x JOIN prefix_groups g USING (prefix)
 GROUP BY x.path;
 
 CREATE OR REPLACE TABLE module_ranges AS

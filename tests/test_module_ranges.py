@@ -228,3 +228,38 @@ def test_anemoi_stock_trace_module_ranges_per_group():
     mods = {m["name"]: m["duration_s"] for m in rep["ranks"][0]["modules"]}
     assert all(mods[g] > 0 for g in ("encoder", "processor", "decoder"))
     assert sum(mods.values()) == pytest.approx(rep["ranks"][0]["total_s"])
+
+
+# --- the memory snapshot's module mapping -------------------------------------------------------
+
+def test_snapshot_sites_map_anemoi_mapper_frames(tmp_path):
+    import pickle
+
+    from anemoi_tp.database import connect
+    from anemoi_tp.ingest.snapshot import load_snapshot
+    from anemoi_tp.report.memory import memory_section
+
+    mapper = "/site-packages/anemoi/models/layers/mapper.py"
+    sites = [  # (innermost user frame, bytes); expected module by hand
+        ((mapper, 310, "GraphTransformerForwardMapper.forward"), 6 << 20),      # encoder
+        ((mapper, 420, "GraphTransformerBackwardMapper.forward"), 5 << 20),     # decoder
+        ((mapper, 250, "run_processor_chunk_edge_sharding"), 4 << 20),          # None: both mappers
+        (("/site-packages/anemoi/models/layers/processor.py", 90, "forward"), 3 << 20),  # processor
+        (("/site-packages/anemoi/models/layers/block.py", 600, "GraphTransformerProcessorBlock.forward"),
+         2 << 20),                                                              # processor
+        (("/work/model/encoder.py", 12, "forward"), 1 << 20),                   # encoder (file word)
+    ]
+    blocks = [{"size": size, "requested_size": size, "state": "active_allocated",
+               "frames": [{"filename": "/site-packages/torch/nn/modules/linear.py", "line": 125, "name": "forward"},
+                          {"filename": fn, "line": line, "name": name}]}
+              for (fn, line, name), size in sites]
+    snap = {"segments": [{"device": 0, "address": 1 << 30, "total_size": sum(s for _, s in sites),
+                          "stream": 0, "segment_type": "large", "segment_pool_id": (0, 0), "blocks": blocks}],
+            "device_traces": [[]]}
+    path = tmp_path / "memory_snapshot.pickle"
+    path.write_bytes(pickle.dumps(snap))
+    con = connect()
+    load_snapshot(con, path)
+    got = [(s["module"], s["bytes"]) for s in memory_section(con)["snapshots"][0]["sites"]]
+    assert got == [("encoder", 6 << 20), ("decoder", 5 << 20), (None, 4 << 20), ("processor", 3 << 20),
+                   ("processor", 2 << 20), ("encoder", 1 << 20)]

@@ -263,3 +263,20 @@ def test_snapshot_sites_map_anemoi_mapper_frames(tmp_path):
     got = [(s["module"], s["bytes"]) for s in memory_section(con)["snapshots"][0]["sites"]]
     assert got == [("encoder", 6 << 20), ("decoder", 5 << 20), (None, 4 << 20), ("processor", 3 << 20),
                    ("processor", 2 << 20), ("encoder", 1 << 20)]
+
+
+def test_module_instance_and_group_patterns_from_a_config_file(tmp_path):
+    from anemoi_tp.config import load_config
+
+    b = TraceBuilder()
+    b.range(BATCH, 0, 100)
+    b.range("mod: Net_0", 10, 50, cat="python_function").range("mod: Head_0", 20, 30, cat="python_function")
+    b.range("nn.Module: Linear_0", 60, 70, cat="python_function")  # the default pattern is replaced
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[patterns]\nmodule_instance = ['^mod: (\\S+)$']\n"
+                   "[patterns.module_group]\ndecoder = ['Head_\\d+$']\n")
+    patterns, _ = load_config(cfg)
+    con, _ = load(write_trace(tmp_path / "t.json", b.events))
+    build_report(con, patterns)
+    assert con.execute("SELECT label, module_group FROM host_ranges WHERE kind = 'module' ORDER BY ts").fetchall() == [
+        ("Net_0", None), ("Net_0.Head_0", "decoder")]

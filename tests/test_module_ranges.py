@@ -177,7 +177,7 @@ def test_pl_module_paths_keep_the_pattern_path_and_prefix_groups(tmp_path):
 
 ANEMOI = "anemoi_cpu_profile_stock/vm_13216.None.1795919286391695532.pt.trace.json.gz"
 GROUPS = [("encoder", re.compile(r"ForwardMapper(_\d+)?$")),
-          ("processor", re.compile(r"Processor(Block|Chunk)?(_\d+)?$")),
+          ("processor", re.compile(r"(GNN|Transformer)Processor(Block|Chunk)?(_\d+)?$")),
           ("decoder", re.compile(r"BackwardMapper(_\d+)?$"))]
 
 

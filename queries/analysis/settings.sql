@@ -41,9 +41,10 @@ SELECT * FROM (VALUES
     ('module_group', 'processor', '^model\.model\.processor', 2),
     ('module_group', 'decoder', '^model\.model\.decoder', 3),
     -- Anemoi's classes on instance paths: GraphTransformerForwardMapper_0 (GNN…, Transformer…),
-    -- GraphTransformerProcessor_0, …ProcessorBlock_1, …ProcessorChunk_0, …BackwardMapper_0
+    -- GraphTransformerProcessor_0, …ProcessorBlock_1, …ProcessorChunk_0 (GNN…, Transformer…,
+    -- DynamicGraphTransformer…; not any "…Processor": LogitsProcessor), …BackwardMapper_0
     ('module_group', 'encoder', '(^|\.)\w*ForwardMapper(_\d+)?$', 4),
-    ('module_group', 'processor', '(^|\.)\w*Processor(Block|Chunk)?(_\d+)?$', 5),
+    ('module_group', 'processor', '(^|\.)\w*(GNN|Transformer)Processor(Block|Chunk)?(_\d+)?$', 5),
     ('module_group', 'decoder', '(^|\.)\w*BackwardMapper(_\d+)?$', 6)
 ) AS v(kind, label, pattern, priority)
 WHERE NOT EXISTS (SELECT 1 FROM analysis_patterns);

@@ -96,9 +96,9 @@ ORDER BY r.snapshot_id, r.device;
 CREATE OR REPLACE MACRO mem_frame_module(frame) AS CASE
     WHEN regexp_matches(frame, 'ForwardMapper') THEN 'encoder'
     WHEN regexp_matches(frame, 'BackwardMapper') THEN 'decoder'
-    WHEN regexp_matches(frame, 'Processor') THEN 'processor'
+    WHEN regexp_matches(frame, '(GNN|Transformer)Processor') THEN 'processor'
     WHEN regexp_matches(frame, '(^|/)mapper\.py:') THEN NULL
-    ELSE nullif(lower(regexp_extract(frame, '(?i)(encoder|processor|decoder)', 1)), '')
+    ELSE nullif(regexp_extract(frame, '(encoder|processor|decoder)', 1), '')
 END;
 
 -- @view mem_largest        live allocations, largest first
@@ -109,9 +109,10 @@ END;
 -- @column segment_type     pool type
 -- @column site             where it was allocated (user frame, else top frame)
 -- @column module           encoder | processor | decoder when the frame names one: a class
---                          (…ForwardMapper → encoder, …BackwardMapper → decoder, …Processor
---                          → processor), else the words in the file or function name; NULL
---                          for Anemoi's mapper.py without a class name (it holds both mappers)
+--                          (…ForwardMapper → encoder, …BackwardMapper → decoder, GNN… /
+--                          …TransformerProcessor… → processor), else the words in the file or
+--                          function name; NULL for Anemoi's mapper.py without a class name
+--                          (it holds both mappers)
 CREATE OR REPLACE VIEW mem_largest AS
 SELECT snapshot_id, device, size, requested_size, segment_type,
        coalesce(user_frame, top_frame, 'unknown') AS site,

@@ -9,6 +9,7 @@ names (queries/rules/_setup.sql)::
     batch = ['^\\[pl\\]\\[profile\\]run_training_batch$']
     data_loader = ['train_dataloader_next$']
     module = ['^\\[pl\\]\\[module\\][^:]*: (\\S+)$']      # group 1: the module path
+    module_instance = ['^nn\\.Module: (\\S+)$']               # group 1: one instance; nesting makes the path
 
     [patterns.phase]
     forward = ['\\.training_step$']
@@ -34,7 +35,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-LIST_KINDS = ("batch", "step", "data_loader", "module")
+LIST_KINDS = ("batch", "step", "data_loader", "module", "module_instance")
 LABELLED_KINDS = ("phase", "module_group")
 
 

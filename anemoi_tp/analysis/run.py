@@ -16,6 +16,8 @@ ANALYSIS_FILES = (
     "intervals/innermost.sql",
     "intervals/tracks.sql",
     "analysis/settings.sql",
+    "analysis/range_candidates.sql",
+    "analysis/module_ranges.sql",
     "analysis/host_ranges.sql",
     "analysis/batches.sql",
     "analysis/analysis_window.sql",

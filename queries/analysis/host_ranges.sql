@@ -1,5 +1,6 @@
--- analysis/host_ranges.sql (version 2): host ranges that mean something, with their meaning.
--- Reads: events, analysis_patterns.   Used by: batches, ownership, attribution, annotations.
+-- analysis/host_ranges.sql (version 3): host ranges that mean something, with their meaning.
+-- Reads: range_candidates, module_ranges, analysis_patterns.
+-- Used by: batches, ownership, attribution, annotations, memory_events.
 --
 -- Patterns are matched once per distinct name. A range matching patterns of several kinds
 -- (a data-loader fetch is kind 'data_loader' and phase 'data_loader') has one row per kind.
@@ -16,48 +17,33 @@
 -- @column cat          category (user_annotation, python_function, …)
 -- @column kind         batch | step | data_loader | phase | module | annotation (every
 --                      user_annotation and module range, for the annotation table)
--- @column label        phase name, or module path for kind 'module'
--- @column module_group module group of a module path (encoder, processor, decoder), else NULL
+-- @column label        phase name, or module path for kind 'module' (module_ranges.path)
+-- @column module_group module group of a module range (module_ranges.module_group), else NULL
 -- @column direction    'fwd' / 'bwd' where the name says so (module hooks), else NULL
 CREATE OR REPLACE TABLE host_ranges AS
-WITH candidates AS (
-    SELECT event_id AS range_id, rank, pid, tid, ts, ts + dur AS end_ts, name, cat
-    FROM events
-    WHERE ph = 'X' AND dur IS NOT NULL
-      AND cat IN ('user_annotation', 'python_function', 'Operator')
-),
-names AS (SELECT DISTINCT name FROM candidates),
+WITH names AS (SELECT DISTINCT name FROM range_candidates),
 -- one row per (name, kind): where several patterns of a kind match, the lowest priority wins
 matched AS (
-    SELECT n.name, p.kind, arg_min(p.label, p.priority) AS label,
-           arg_min(p.pattern, p.priority) AS pattern
+    SELECT n.name, p.kind, arg_min(p.label, p.priority) AS label
     FROM names n JOIN analysis_patterns p
-      ON p.kind IN ('batch', 'step', 'data_loader', 'phase', 'module')
+      ON p.kind IN ('batch', 'step', 'data_loader', 'phase')
      AND regexp_matches(n.name, p.pattern)
     GROUP BY n.name, p.kind
-),
-modules AS (
-    SELECT name, regexp_extract(name, pattern, 1) AS path FROM matched WHERE kind = 'module'
-),
-module_groups AS (
-    SELECT m.name, arg_min(p.label, p.priority) AS grp
-    FROM modules m JOIN analysis_patterns p
-      ON p.kind = 'module_group' AND regexp_matches(m.path, p.pattern)
-    GROUP BY m.name
 )
-SELECT c.range_id, c.rank, c.pid, c.tid, c.ts, c.end_ts, c.name, c.cat, m.kind,
-       CASE WHEN m.kind = 'module' THEN md.path ELSE m.label END AS label,
-       g.grp AS module_group,
+SELECT c.range_id, c.rank, c.pid, c.tid, c.ts, c.end_ts, c.name, c.cat, m.kind, m.label,
+       NULL::VARCHAR AS module_group,
        nullif(regexp_extract(c.name, ' (fwd|bwd)$', 1), '') AS direction
-FROM candidates c
+FROM range_candidates c
 JOIN matched m USING (name)
-LEFT JOIN modules md USING (name)
-LEFT JOIN module_groups g USING (name)
+UNION ALL
+SELECT c.range_id, c.rank, c.pid, c.tid, c.ts, c.end_ts, c.name, c.cat, 'module', md.path,
+       md.module_group, nullif(regexp_extract(c.name, ' (fwd|bwd)$', 1), '')
+FROM range_candidates c
+JOIN module_ranges md USING (range_id)
 UNION ALL
 -- the annotation table's instances: every user annotation, and every module range
 SELECT c.range_id, c.rank, c.pid, c.tid, c.ts, c.end_ts, c.name, c.cat, 'annotation',
-       md.path, g.grp, nullif(regexp_extract(c.name, ' (fwd|bwd)$', 1), '')
-FROM candidates c
-LEFT JOIN modules md USING (name)
-LEFT JOIN module_groups g USING (name)
-WHERE c.cat = 'user_annotation' OR md.name IS NOT NULL;
+       md.path, md.module_group, nullif(regexp_extract(c.name, ' (fwd|bwd)$', 1), '')
+FROM range_candidates c
+LEFT JOIN module_ranges md USING (range_id)
+WHERE c.cat = 'user_annotation' OR md.range_id IS NOT NULL;

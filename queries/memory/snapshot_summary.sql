@@ -1,4 +1,4 @@
--- memory/snapshot_summary.sql (version 2): what a memory snapshot says, in exact bytes.
+-- memory/snapshot_summary.sql (version 3): what a memory snapshot says, in exact bytes.
 -- Reads: mem_segments, mem_blocks, mem_trace.   Used by: `anemoi-tp memory`, reports.
 --
 -- @view mem_pool_summary   one row per (snapshot, device, pool type, pool)
@@ -103,6 +103,16 @@ LEFT JOIN now_res nr USING (snapshot_id, device)
 GROUP BY r.snapshot_id, r.device, n.allocated, nr.reserved
 ORDER BY r.snapshot_id, r.device;
 
+-- mem_frame_module(frame): the module group a frame text ('file:line function') names.
+-- Class names first: mapper.py's functions (run_processor_chunk…) serve both mappers.
+CREATE OR REPLACE MACRO mem_frame_module(frame) AS CASE
+    WHEN regexp_matches(frame, 'ForwardMapper') THEN 'encoder'
+    WHEN regexp_matches(frame, 'BackwardMapper') THEN 'decoder'
+    WHEN regexp_matches(frame, '(GNN|Transformer)Processor') THEN 'processor'
+    WHEN regexp_matches(frame, '(^|/)mapper\.py:') THEN NULL
+    ELSE nullif(regexp_extract(frame, '(encoder|processor|decoder)', 1), '')
+END;
+
 -- @view mem_largest        live allocations, largest first
 -- @column snapshot_id      snapshot
 -- @column device           GPU index
@@ -110,11 +120,15 @@ ORDER BY r.snapshot_id, r.device;
 -- @column requested_size   bytes asked for
 -- @column segment_type     pool type
 -- @column site             where it was allocated (user frame, else top frame)
--- @column module           encoder | processor | decoder when the frames name one
+-- @column module           encoder | processor | decoder when the frame names one: a class
+--                          (…ForwardMapper → encoder, …BackwardMapper → decoder, GNN… /
+--                          …TransformerProcessor… → processor), else the words in the file or
+--                          function name; NULL for Anemoi's mapper.py without a class name
+--                          (it holds both mappers)
 CREATE OR REPLACE VIEW mem_largest AS
 SELECT snapshot_id, device, size, requested_size, segment_type,
        coalesce(user_frame, top_frame, 'unknown') AS site,
-       nullif(regexp_extract(coalesce(user_frame, top_frame, ''), '(encoder|processor|decoder)', 1), '') AS module
+       mem_frame_module(coalesce(user_frame, top_frame, '')) AS module
 FROM mem_blocks WHERE state = 'active_allocated'
 ORDER BY size DESC;
 

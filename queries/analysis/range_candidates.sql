@@ -1,0 +1,19 @@
+-- analysis/range_candidates.sql (version 1): the host events ranges are made of, numbered once.
+-- Reads: events.   Used by: module_ranges, host_ranges.
+--
+-- One numbering for both files, so a module range keeps its id in host_ranges.
+--
+-- @table range_candidates  one row per complete host event of a category ranges come from
+-- @column range_id     the event's event_id: unique, its position in the file (host_ranges.range_id)
+-- @column rank         rank
+-- @column pid          process
+-- @column tid          thread
+-- @column ts           start, ns
+-- @column end_ts       end, ns
+-- @column name         event name
+-- @column cat          user_annotation | python_function | Operator
+CREATE OR REPLACE TEMP TABLE range_candidates AS
+SELECT event_id AS range_id, rank, pid, tid, ts, ts + dur AS end_ts, name, cat
+FROM events
+WHERE ph = 'X' AND dur IS NOT NULL
+  AND cat IN ('user_annotation', 'python_function', 'Operator');

@@ -22,7 +22,7 @@ from typing import Callable
 
 import duckdb
 
-from ..database import create_schema, create_views, run_sql
+from ..database import create_schema, create_views, keep_order, run_sql
 from ..errors import InputError
 from .discover import assign_ranks, name_info, trace_files
 from .extract import Extracted, extract
@@ -205,16 +205,20 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
 
 def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path], extracted: list[Extracted],
                   ranks: list[int], stream: bool, sent: Callable[[int], None] | None) -> None:
-    for i, x in enumerate(extracted):
-        x.place(file_id=i, rank=ranks[i], base_ns=x.metadata.get("baseTimeNanoseconds") or 0)
+    bases = [x.metadata.get("baseTimeNanoseconds") or 0 for x in extracted]
+
+    def params(columns: dict) -> dict:
+        # parts file by file, each file's in order: the order of trace_events rows
+        return {"paths": [str(p) for x in extracted for p in x.parts],
+                "part_file": [i for i, x in enumerate(extracted) for _ in x.parts],
+                "file_rank": ranks, "file_base_ns": bases, "columns": columns}
 
     def insert(columns: dict) -> None:
         nonlocal stream
         if stream:
             try:
-                with PartStreams(extracted, sent):
-                    run_sql(con, "ingest/kineto_events.sql",
-                            {"paths": [str(p) for x in extracted for p in x.parts], "columns": columns})
+                with PartStreams(extracted, sent), keep_order(con):
+                    run_sql(con, "ingest/kineto_events.sql", params(columns))
                 return
             except OSError as exc:
                 if exc.errno not in FIFO_UNSUPPORTED:
@@ -222,8 +226,8 @@ def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path], extracted: 
                 stream = False  # no FIFOs in this temporary directory: write the parts out
         for x in extracted:
             x.ensure_files()
-        run_sql(con, "ingest/kineto_events.sql",
-                {"paths": [str(p) for x in extracted for p in x.parts], "columns": columns})
+        with keep_order(con):
+            run_sql(con, "ingest/kineto_events.sql", params(columns))
 
     try:
         try:
@@ -250,7 +254,7 @@ def check_trace_file(path: Path) -> Extracted:
     try:
         # two columns: with a single one DuckDB would accept values that are not objects
         sql = ("SELECT count(ph), count(name) FROM read_json(?, format = 'array', "
-               "columns = {ph: 'VARCHAR', name: 'VARCHAR'})")
+               "columns = {ph: 'VARCHAR', name: 'VARCHAR'}, hive_partitioning = false)")
         try:
             try:
                 con.execute(sql, [[str(p) for p in x.parts]]).fetchone()

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import msgspec
 
-from ..database import create_schema, run_sql
+from ..database import create_schema, keep_order, run_sql
 from ..engines.perfetto import open_trace_processor, query_rows
 from ..resources import read_sql
 from .discover import trace_files
@@ -58,6 +58,6 @@ def _insert(con, cols: list[str], rows: list[tuple], file_id: int, rank: int, ba
                 row["args"] = msgspec.Raw(r[ia].encode())
             yield row
 
-    with ndjson_file(as_dicts()) as tmp:
+    with ndjson_file(as_dicts()) as tmp, keep_order(con):
         run_sql(con, "ingest/perfetto_events.sql",
                 {"path": str(tmp), "file_id": file_id, "rank": rank, "base_ns": base_ns})

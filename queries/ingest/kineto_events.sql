@@ -8,7 +8,7 @@
 -- segments as columns (hive partitioning), and a TMPDIR such as /x/rank=7 or /x/name=y would
 -- then overwrite rank or name of every event; hive partitioning is off for that reason.
 -- Rows are inserted in the order of $paths and, within a part, of the array (DuckDB keeps
--- insertion order; see tests/test_ingest_segments.py), so trace_events.rowid is the
+-- insertion order; see tests/test_ingest_order_tmpdir.py), so trace_events.rowid is the
 -- position in (file, file order).
 --
 -- Times: DuckDB's JSON reader turns every non-integer number into a DOUBLE, so ns are built

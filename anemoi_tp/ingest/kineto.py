@@ -24,7 +24,8 @@ import duckdb
 
 from ..database import create_schema, create_views, keep_order, run_sql
 from ..errors import InputError
-from .discover import assign_ranks, name_info, trace_files
+from ..resources import read_sql
+from .discover import Discovered, assign_ranks, discover, duplicate_message, name_info
 from .extract import Extracted, extract
 from .stream import FIFO_UNSUPPORTED, PartStreams, can_stream
 
@@ -115,11 +116,13 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
     that keep it write to a temporary database first (as the CLI does).
     """
     t0 = time.perf_counter()
-    files = trace_files(path)
+    found = discover(path)
+    files = found.files
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files)))
     total = sum(f.stat().st_size for f in files)
     report = _progress_sink(total, progress)
     create_schema(con)
+    note_ignored(con, found, "kineto")
     extracted: list[Extracted | None] = [None] * len(files)
 
     # files in parallel; the cores left over (fewer files than cores) cut each file in threads
@@ -152,6 +155,13 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
     return finish_load(con, files, ranks, source, sum(x.json_bytes for x in extracted), t0, "kineto")
 
 
+def note_ignored(con: duckdb.DuckDBPyConnection, found: Discovered, engine: str) -> None:
+    """The files of the trace folder left aside, as ingest_notes (warned by finish_load)."""
+    for f, why in found.ignored:
+        con.execute("INSERT INTO ingest_notes (rank, engine, issue, events, example, file) "
+                    "VALUES (NULL, ?, ?, NULL, NULL, ?)", [engine, f"ignored: {why}", str(f)])
+
+
 def register_files(con: duckdb.DuckDBPyConnection, files: list[Path], metas: list[dict],
                    json_bytes: list[int]) -> tuple[list[int], str]:
     """Ranks for the files, and their trace_files rows (top-level keys kept as JSON)."""
@@ -175,6 +185,10 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
     """After the events are in: per-file facts, the usable-events check, GPU activities,
     views, and the warnings of what was skipped or dropped."""
     run_sql(con, "ingest/finish.sql")
+    conflict = con.execute(read_sql("ingest/segment_conflicts.sql")).fetchone()
+    if conflict:  # files of one rank that are not one process (the pid only known now)
+        rank, first, second, why = conflict
+        raise InputError(second, duplicate_message(first, rank, why))
     counts = dict(con.execute(
         "SELECT file_id, count(*) FILTER (WHERE issue IS NULL) FROM trace_events GROUP BY file_id"
     ).fetchall())
@@ -194,9 +208,12 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
         "SELECT count(*) FILTER (WHERE issue IS NULL), count(issue) FROM trace_events").fetchone()
     for _rank, file, eng, issue, n in con.execute(
             "SELECT rank, file, engine, issue, events FROM ingest_issues").fetchall():
+        if n is None:  # a note about a file, not about events (an ignored file)
+            result.warnings.append(f"{file}: {issue}")
+            continue
         verb = "skipped" if eng == "kineto" else "Perfetto reports"
         result.warnings.append(f"{file}: {verb} {n} event(s): {issue}")
-    if source == "file order" and len(files) > 1:
+    if source == "file order" and len(set(ranks)) > 1:
         result.warnings.append("ranks follow file order: the files carry no distributedInfo.rank")
     for w in result.warnings:
         warnings.warn(w, IngestWarning, stacklevel=3)

@@ -337,14 +337,15 @@ def open_(trace: str, at_name: str | None, window: str | None, rank: int | None,
             if row is None:
                 raise InputError(trace, f"no rank {rank} in the trace set")
             target = Path(row[0])
-        if at_name:
+        if at_name:  # in any segment of the target's rank: open the file that holds it
             row = con.execute(
-                "SELECT e.ts - f.base_time_ns, e.ts + coalesce(e.dur, 0) - f.base_time_ns "
-                "FROM events e JOIN trace_files f USING (file_id) WHERE e.name = ? AND f.path = ? "
+                "SELECT e.ts - f.base_time_ns, e.ts + coalesce(e.dur, 0) - f.base_time_ns, f.path "
+                "FROM events e JOIN trace_files f USING (file_id) WHERE e.name = ? AND f.rank = "
+                "(SELECT rank FROM trace_files WHERE path = ?) "
                 "ORDER BY e.ts LIMIT 1", [at_name, str(target)]).fetchone()
             if row is None:
                 raise InputError(target, f"no event named {at_name!r}")
-            vis = row
+            vis, target = row[:2], Path(row[2])
     if window:
         try:
             a, b = (int(x) for x in window.split(":"))

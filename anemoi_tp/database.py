@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -17,10 +19,22 @@ def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.D
     con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
     con.execute(f"SET threads = {os.cpu_count() or 1}")
     if not read_only:
-        # Loads append from all threads; nothing relies on row order (queries ORDER BY), and
-        # keeping it costs ~15 % of parse time on two cores.
+        # Statements may reorder rows (cheaper); the event inserts, whose rowid is the event's
+        # position in (file, file order), turn order keeping on for themselves (keep_order).
         con.execute("SET preserve_insertion_order = false")
     return con
+
+
+@contextmanager
+def keep_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Within the block, INSERT ... SELECT keeps the order of its source (DuckDB's order
+    preservation: a table function, WHERE, SELECT and CTEs of those keep it)."""
+    before = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, relative: str, params: dict | None = None) -> None:

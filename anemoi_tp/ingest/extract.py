@@ -66,7 +66,6 @@ class Extracted:
     workdir: Path | None = None
     data: Path | None = None  # the plain JSON: the file itself or its decompressed copy
     ranges: list[tuple[int, int]] = field(default_factory=list)  # [a, b) of each part's events
-    folder: Path | None = None  # where the parts go (see place)
 
     def cleanup(self) -> None:
         if self.workdir is not None:
@@ -74,23 +73,10 @@ class Extracted:
             self.workdir = None
 
     def part_paths(self) -> list[Path]:
-        folder = self.folder or self.workdir
-        assert folder is not None
-        return [folder / f"part{i:05d}.json" for i in range(len(self.ranges))]
-
-    def place(self, **keys: int) -> None:
-        """Put the parts in ``key=value`` folders (``file_id=0/rank=3/base_ns=…``): DuckDB
-        reads such path segments as constant columns (hive partitioning), which is cheaper than
-        joining every event to its file by name."""
+        # which file a part belongs to is told to DuckDB by the part's index in the list of
+        # paths (kineto_events.sql), never by the path: it holds the user's TMPDIR
         assert self.workdir is not None
-        self.folder = self.workdir.joinpath(*(f"{k}={v}" for k, v in keys.items()))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        moved = []
-        for p in self.parts:
-            if p.parent != self.folder:
-                p = Path(shutil.move(p, self.folder / p.name))
-            moved.append(p)
-        self.parts = moved
+        return [self.workdir / f"part{i:05d}.json" for i in range(len(self.ranges))]
 
     def ensure_files(self) -> None:
         """The parts as regular files, written unless they already are (after streaming or

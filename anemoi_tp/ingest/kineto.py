@@ -22,9 +22,10 @@ from typing import Callable
 
 import duckdb
 
-from ..database import create_schema, create_views, run_sql
+from ..database import create_schema, create_views, keep_order, run_sql
 from ..errors import InputError
-from .discover import assign_ranks, name_info, trace_files
+from ..resources import read_sql
+from .discover import Discovered, assign_ranks, discover, duplicate_message, name_info
 from .extract import Extracted, extract
 from .stream import FIFO_UNSUPPORTED, PartStreams, can_stream
 
@@ -115,11 +116,13 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
     that keep it write to a temporary database first (as the CLI does).
     """
     t0 = time.perf_counter()
-    files = trace_files(path)
+    found = discover(path)
+    files = found.files
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files)))
     total = sum(f.stat().st_size for f in files)
     report = _progress_sink(total, progress)
     create_schema(con)
+    note_ignored(con, found, "kineto")
     extracted: list[Extracted | None] = [None] * len(files)
 
     # files in parallel; the cores left over (fewer files than cores) cut each file in threads
@@ -152,6 +155,13 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
     return finish_load(con, files, ranks, source, sum(x.json_bytes for x in extracted), t0, "kineto")
 
 
+def note_ignored(con: duckdb.DuckDBPyConnection, found: Discovered, engine: str) -> None:
+    """The files of the trace folder left aside, as ingest_notes (warned by finish_load)."""
+    for f, why in found.ignored:
+        con.execute("INSERT INTO ingest_notes (rank, engine, issue, events, example, file) "
+                    "VALUES (NULL, ?, ?, NULL, NULL, ?)", [engine, f"ignored: {why}", str(f)])
+
+
 def register_files(con: duckdb.DuckDBPyConnection, files: list[Path], metas: list[dict],
                    json_bytes: list[int]) -> tuple[list[int], str]:
     """Ranks for the files, and their trace_files rows (top-level keys kept as JSON)."""
@@ -175,6 +185,10 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
     """After the events are in: per-file facts, the usable-events check, GPU activities,
     views, and the warnings of what was skipped or dropped."""
     run_sql(con, "ingest/finish.sql")
+    conflict = con.execute(read_sql("ingest/segment_conflicts.sql")).fetchone()
+    if conflict:  # files of one rank that are not one process (the pid only known now)
+        rank, first, second, why = conflict
+        raise InputError(second, duplicate_message(first, rank, why))
     counts = dict(con.execute(
         "SELECT file_id, count(*) FILTER (WHERE issue IS NULL) FROM trace_events GROUP BY file_id"
     ).fetchall())
@@ -194,9 +208,12 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
         "SELECT count(*) FILTER (WHERE issue IS NULL), count(issue) FROM trace_events").fetchone()
     for _rank, file, eng, issue, n in con.execute(
             "SELECT rank, file, engine, issue, events FROM ingest_issues").fetchall():
+        if n is None:  # a note about a file, not about events (an ignored file)
+            result.warnings.append(f"{file}: {issue}")
+            continue
         verb = "skipped" if eng == "kineto" else "Perfetto reports"
         result.warnings.append(f"{file}: {verb} {n} event(s): {issue}")
-    if source == "file order" and len(files) > 1:
+    if source == "file order" and len(set(ranks)) > 1:
         result.warnings.append("ranks follow file order: the files carry no distributedInfo.rank")
     for w in result.warnings:
         warnings.warn(w, IngestWarning, stacklevel=3)
@@ -205,16 +222,20 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
 
 def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path], extracted: list[Extracted],
                   ranks: list[int], stream: bool, sent: Callable[[int], None] | None) -> None:
-    for i, x in enumerate(extracted):
-        x.place(file_id=i, rank=ranks[i], base_ns=x.metadata.get("baseTimeNanoseconds") or 0)
+    bases = [x.metadata.get("baseTimeNanoseconds") or 0 for x in extracted]
+
+    def params(columns: dict) -> dict:
+        # parts file by file, each file's in order: the order of trace_events rows
+        return {"paths": [str(p) for x in extracted for p in x.parts],
+                "part_file": [i for i, x in enumerate(extracted) for _ in x.parts],
+                "file_rank": ranks, "file_base_ns": bases, "columns": columns}
 
     def insert(columns: dict) -> None:
         nonlocal stream
         if stream:
             try:
-                with PartStreams(extracted, sent):
-                    run_sql(con, "ingest/kineto_events.sql",
-                            {"paths": [str(p) for x in extracted for p in x.parts], "columns": columns})
+                with PartStreams(extracted, sent), keep_order(con):
+                    run_sql(con, "ingest/kineto_events.sql", params(columns))
                 return
             except OSError as exc:
                 if exc.errno not in FIFO_UNSUPPORTED:
@@ -222,8 +243,8 @@ def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path], extracted: 
                 stream = False  # no FIFOs in this temporary directory: write the parts out
         for x in extracted:
             x.ensure_files()
-        run_sql(con, "ingest/kineto_events.sql",
-                {"paths": [str(p) for x in extracted for p in x.parts], "columns": columns})
+        with keep_order(con):
+            run_sql(con, "ingest/kineto_events.sql", params(columns))
 
     try:
         try:
@@ -250,7 +271,7 @@ def check_trace_file(path: Path) -> Extracted:
     try:
         # two columns: with a single one DuckDB would accept values that are not objects
         sql = ("SELECT count(ph), count(name) FROM read_json(?, format = 'array', "
-               "columns = {ph: 'VARCHAR', name: 'VARCHAR'})")
+               "columns = {ph: 'VARCHAR', name: 'VARCHAR'}, hive_partitioning = false)")
         try:
             try:
                 con.execute(sql, [[str(p) for p in x.parts]]).fetchone()

@@ -14,19 +14,21 @@ from pathlib import Path
 import duckdb
 import msgspec
 
-from ..database import create_schema, run_sql
+from ..database import create_schema, keep_order, run_sql
 from ..engines.perfetto import open_trace_processor, query_rows
 from ..resources import read_sql
-from .discover import trace_files
-from .kineto import LoadResult, check_trace_file, finish_load, register_files
+from .discover import discover
+from .kineto import LoadResult, check_trace_file, finish_load, note_ignored, register_files
 from .ndjson import ndjson_file
 
 
 def load_with_perfetto(con: duckdb.DuckDBPyConnection, path: str | Path,
                        binary: str | None = None) -> LoadResult:
     t0 = time.perf_counter()
-    files = trace_files(path)
+    found = discover(path)
+    files = found.files
     create_schema(con)
+    note_ignored(con, found, "perfetto")
     metas, sizes = [], []
     for f in files:
         x = check_trace_file(f)  # the default engine's checks, and the keys Perfetto ignores
@@ -43,8 +45,8 @@ def load_with_perfetto(con: duckdb.DuckDBPyConnection, path: str | Path,
             tp.close()
         _insert(con, cols, rows, i, ranks[i], metas[i].get("baseTimeNanoseconds") or 0)
         for name, severity, value, description in stats:
-            con.execute("INSERT INTO ingest_notes VALUES (?, 'perfetto', ?, ?, ?)",
-                        [ranks[i], name, value, f"{severity}: {description}"])
+            con.execute("INSERT INTO ingest_notes VALUES (?, 'perfetto', ?, ?, ?, ?)",
+                        [ranks[i], name, value, f"{severity}: {description}", str(f)])
     return finish_load(con, files, ranks, source, sum(sizes), t0, "perfetto")
 
 
@@ -58,6 +60,6 @@ def _insert(con, cols: list[str], rows: list[tuple], file_id: int, rank: int, ba
                 row["args"] = msgspec.Raw(r[ia].encode())
             yield row
 
-    with ndjson_file(as_dicts()) as tmp:
+    with ndjson_file(as_dicts()) as tmp, keep_order(con):
         run_sql(con, "ingest/perfetto_events.sql",
                 {"path": str(tmp), "file_id": file_id, "rank": rank, "base_ns": base_ns})

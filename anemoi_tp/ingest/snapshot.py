@@ -138,4 +138,4 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -
         [table]).fetchall())
     with ndjson_file(rows) as tmp:
         con.execute(f"INSERT INTO {table} SELECT {', '.join(types)} FROM read_json(?, format = "
-                    "'newline_delimited', columns = ?)", [str(tmp), types])
+                    "'newline_delimited', columns = ?, hive_partitioning = false)", [str(tmp), types])

@@ -1,10 +1,15 @@
--- ingest/kineto_events.sql (version 2): append the events of Kineto files to trace_events.
--- Reads: $paths (the traceEvents arrays cut out of the files by the loader, in parts, each in a
---        folder file_id=<i>/rank=<r>/base_ns=<baseTimeNanoseconds>/ that DuckDB's hive
---        partitioning turns into constant columns: no join of every event to its file),
+-- ingest/kineto_events.sql (version 3): append the events of Kineto files to trace_events.
+-- Reads: $paths (the traceEvents arrays cut out of the files by the loader, in parts, listed
+--        file by file and, within a file, in file order), $part_file (the file_id of each
+--        path), $file_rank and $file_base_ns (rank and baseTimeNanoseconds of each file_id),
 --        $columns (the event fields and their JSON types).
--- DuckDB parses the parts in parallel, one per thread. Other key=value folders above the
--- temporary directory become extra columns, which are not selected.
+-- DuckDB parses the parts in parallel, one per thread. A part's file is found by its index in
+-- $paths (the file_index virtual column), never from its path: DuckDB reads key=value path
+-- segments as columns (hive partitioning), and a TMPDIR such as /x/rank=7 or /x/name=y would
+-- then overwrite rank or name of every event; hive partitioning is off for that reason.
+-- Rows are inserted in the order of $paths and, within a part, of the array (DuckDB keeps
+-- insertion order; see tests/test_ingest_order_tmpdir.py), so trace_events.rowid is the
+-- position in (file, file order).
 --
 -- Times: DuckDB's JSON reader turns every non-integer number into a DOUBLE, so ns are built
 -- from the integer and fractional parts apart: integer µs (2021 and HTA traces hold epoch µs
@@ -16,16 +21,16 @@
 -- (fast) or, for files where that fails, as VARCHAR, so bad values become issues here.
 INSERT INTO trace_events
 WITH raw AS (
-    SELECT file_id, rank, base_ns, ph, cat, name, pid, tid, args, id, bp, s,
+    SELECT CAST($part_file[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS file_id,
+           ph, cat, name, pid, tid, args, id, bp, s,
            ts AS ts_raw, TRY_CAST(ts AS DOUBLE) AS ts_us,
            dur AS dur_raw, TRY_CAST(dur AS DOUBLE) AS dur_us
-    FROM read_json($paths, format = 'array', columns = $columns, hive_partitioning = true,
-                   hive_types = {'file_id': 'INTEGER', 'rank': 'INTEGER', 'base_ns': 'BIGINT'})
+    FROM read_json($paths, format = 'array', columns = $columns, hive_partitioning = false)
 )
 SELECT
-    file_id, rank, ph, cat, name, pid, tid,
+    file_id, CAST($file_rank[file_id + 1] AS INTEGER) AS rank, ph, cat, name, pid, tid,
     TRY_CAST(floor(ts_us) AS BIGINT) * 1000 + TRY_CAST(round((ts_us - floor(ts_us)) * 1000) AS BIGINT)
-        + base_ns AS ts,
+        + $file_base_ns[file_id + 1] AS ts,
     TRY_CAST(floor(dur_us) AS BIGINT) * 1000 + TRY_CAST(round((dur_us - floor(dur_us)) * 1000) AS BIGINT)
         AS dur,
     args, id, bp, s,

@@ -1,9 +1,12 @@
--- ingest/schema.sql (version 1): the canonical tables that ingestion fills.
+-- ingest/schema.sql (version 2): the canonical tables that ingestion fills.
 -- Reads: nothing.   Filled by: ingest/kineto_events.sql (default engine), the Python loader.
 --
--- @table trace_files   one row per loaded trace file (one rank each)
+-- @table trace_files   one row per loaded trace file; a rank has one file, or several
+--                      (segments: files of one process, e.g. Anemoi's training and teardown
+--                      exports, that claim the same rank)
 -- @column file_id      index of the file in load order
 -- @column rank         rank: distributedInfo.rank, else the file's position in load order
+--                      (files named for one host and pid, Anemoi-style, count once)
 -- @column rank_source  'distributedInfo' or 'file order' (where the file names no rank)
 -- @column path         the file as given
 -- @column json_bytes   size of the uncompressed JSON document
@@ -14,6 +17,8 @@
 -- @column name_host    host from an Anemoi file name (<host>_<pid>.None.<ns>.pt.trace.json)
 -- @column name_pid     pid from such a file name
 -- @column main_pid     the pid with the most CPU events (set after loading)
+-- @column start_ns     start of the file's first event (not counting ph M), ns, common clock
+-- @column end_ns       end of its last event, ns, common clock
 CREATE TABLE IF NOT EXISTS trace_files (
     file_id INTEGER PRIMARY KEY,
     rank INTEGER NOT NULL,
@@ -26,7 +31,9 @@ CREATE TABLE IF NOT EXISTS trace_files (
     events_read BIGINT,
     name_host VARCHAR,
     name_pid BIGINT,
-    main_pid BIGINT
+    main_pid BIGINT,
+    start_ns BIGINT,
+    end_ns BIGINT
 );
 
 -- @table trace_events  one row per trace event of every phase type, before validation.
@@ -63,13 +70,14 @@ CREATE TABLE IF NOT EXISTS trace_events (
     issue VARCHAR
 );
 
--- @table ingest_notes  file-level notes written by the loaders (and engine drops, e.g.
---                      Perfetto's stats)
--- @column rank         rank of the file (NULL: the whole trace set)
+-- @table ingest_notes  file-level notes written by the loaders (files of the trace folder
+--                      that were ignored, engine drops such as Perfetto's stats)
+-- @column rank         rank of the file (NULL: no rank, e.g. an ignored file)
 -- @column engine       'kineto' or 'perfetto'
 -- @column issue        what happened
 -- @column events       how many events it concerns (NULL: not about events)
 -- @column example      one affected event or detail
+-- @column file         the file it is about (NULL: the whole trace set)
 CREATE TABLE IF NOT EXISTS ingest_notes (
-    rank INTEGER, engine VARCHAR, issue VARCHAR, events BIGINT, example VARCHAR
+    rank INTEGER, engine VARCHAR, issue VARCHAR, events BIGINT, example VARCHAR, file VARCHAR
 );

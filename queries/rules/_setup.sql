@@ -1,4 +1,4 @@
--- rules/_setup.sql (version 1): thresholds of the bottleneck rules, and the deep-link macro.
+-- rules/_setup.sql (version 2): thresholds of the bottleneck rules, and the deep-link macro.
 -- Reads: trace_files.   Used by: every queries/rules/*.sql.
 --
 -- @table rule_thresholds  one row per (rule, threshold); a TOML [thresholds] table or
@@ -32,12 +32,18 @@ CREATE OR REPLACE MACRO severity_of(v, t) AS
 
 -- ui.perfetto.dev at [t0, t1] of a rank's trace, served by `anemoi-tp open` on 127.0.0.1:9001.
 -- The UI numbers a JSON trace's time as its ts µs · 1000, i.e. our ns minus baseTimeNanoseconds.
+-- A rank of several files (segments) links to the file whose span holds t0; failing that, the
+-- last one started before t0, else the first.
 CREATE OR REPLACE MACRO perfetto_url(r, t0, t1) AS (
     SELECT 'https://ui.perfetto.dev/#!/?url='
            || url_encode('http://127.0.0.1:9001/' || regexp_extract(path, '[^/]+$'))
            || '&visStart=' || CAST(t0 - base_time_ns AS BIGINT)
            || '&visEnd=' || CAST(t1 - base_time_ns AS BIGINT)
     FROM trace_files WHERE rank = r
+    ORDER BY coalesce(start_ns <= t0 AND t0 <= end_ns, false) DESC,
+             coalesce(start_ns <= t0, false) DESC,
+             CASE WHEN start_ns <= t0 THEN -start_ns ELSE start_ns END NULLS LAST, file_id
+    LIMIT 1
 );
 
 -- The columns every rule returns, in this order (rules/*.sql SELECT into it).

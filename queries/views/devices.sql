@@ -1,7 +1,8 @@
--- views/devices.sql (version 1): GPU properties from each file's deviceProperties.
+-- views/devices.sql (version 2): GPU properties from each file's deviceProperties.
 -- Reads: trace_files.
 --
--- @view devices                        one row per (rank, device) listed in the trace
+-- @view devices                        one row per (rank, device) listed in the trace (a rank
+--                                      of several segments: the first segment listing it)
 -- @column rank                         rank whose file lists the device
 -- @column device                       device index (id)
 -- @column name                         device name (e.g. NVIDIA A100-SXM4-80GB)
@@ -19,7 +20,7 @@
 -- @column properties                   the whole entry as JSON
 CREATE OR REPLACE VIEW devices AS
 WITH d AS (
-    SELECT f.rank, unnest(CAST(f.device_properties AS JSON[])) AS p
+    SELECT f.rank, f.start_ns, f.file_id, unnest(CAST(f.device_properties AS JSON[])) AS p
     FROM trace_files f
     WHERE json_type(f.device_properties) = 'ARRAY'
 )
@@ -41,4 +42,6 @@ SELECT
     TRY_CAST(p ->> 'sharedMemPerBlockOptin' AS BIGINT) AS shared_mem_per_block_optin,
     p AS properties
 FROM d
+QUALIFY row_number() OVER (PARTITION BY rank, TRY_CAST(p ->> 'id' AS INTEGER)
+                           ORDER BY start_ns NULLS LAST, file_id) = 1
 ORDER BY rank, device;

@@ -1,8 +1,11 @@
--- analysis/host_ranges.sql (version 2): host ranges that mean something, with their meaning.
+-- analysis/host_ranges.sql (version 3): host ranges that mean something, with their meaning.
 -- Reads: events, analysis_patterns.   Used by: batches, ownership, attribution, annotations.
 --
 -- Patterns are matched once per distinct name. A range matching patterns of several kinds
 -- (a data-loader fetch is kind 'data_loader' and phase 'data_loader') has one row per kind.
+-- Phases (DESIGN.md): the 'phase' patterns; else a 'data_loader' range is phase 'data_loader'
+-- (one definition); else, on a rank with no range of that phase from the first two, the
+-- 'phase_fallback' patterns (traces without Lightning: `## forward ##`, ProfilerStep#N, …).
 --
 -- @table host_ranges   one row per (annotation range, kind)
 -- @column range_id     the range's event_id (events): unique, its position in the file, shared
@@ -32,9 +35,28 @@ matched AS (
     SELECT n.name, p.kind, arg_min(p.label, p.priority) AS label,
            arg_min(p.pattern, p.priority) AS pattern
     FROM names n JOIN analysis_patterns p
-      ON p.kind IN ('batch', 'step', 'data_loader', 'phase', 'module')
+      ON p.kind IN ('batch', 'step', 'data_loader', 'phase', 'phase_fallback', 'module')
      AND regexp_matches(n.name, p.pattern)
     GROUP BY n.name, p.kind
+),
+-- one phase per name: its phase pattern, else data loading, else a fallback (flagged)
+phase_names AS (
+    SELECT name, 'phase' AS kind, arg_min(label, k) AS label, arg_min(pattern, k) AS pattern,
+           min(k) = 3 AS fallback
+    FROM (SELECT name, pattern, CASE kind WHEN 'data_loader' THEN 'data_loader' ELSE label END AS label,
+                 CASE kind WHEN 'phase' THEN 1 WHEN 'data_loader' THEN 2 ELSE 3 END AS k
+          FROM matched WHERE kind IN ('phase', 'data_loader', 'phase_fallback'))
+    GROUP BY name
+),
+primary_phases AS (
+    SELECT DISTINCT c.rank, p.label
+    FROM candidates c JOIN phase_names p USING (name) WHERE NOT p.fallback
+),
+meanings AS (
+    SELECT name, kind, label, pattern, false AS fallback
+    FROM matched WHERE kind NOT IN ('phase', 'phase_fallback')
+    UNION ALL
+    SELECT name, kind, label, pattern, fallback FROM phase_names
 ),
 modules AS (
     SELECT name, regexp_extract(name, pattern, 1) AS path FROM matched WHERE kind = 'module'
@@ -50,9 +72,12 @@ SELECT c.range_id, c.rank, c.pid, c.tid, c.ts, c.end_ts, c.name, c.cat, m.kind,
        g.grp AS module_group,
        nullif(regexp_extract(c.name, ' (fwd|bwd)$', 1), '') AS direction
 FROM candidates c
-JOIN matched m USING (name)
+JOIN meanings m USING (name)
 LEFT JOIN modules md USING (name)
 LEFT JOIN module_groups g USING (name)
+-- a fallback phase only where the rank has no range of that phase otherwise
+LEFT JOIN primary_phases pp ON m.fallback AND pp.rank = c.rank AND pp.label = m.label
+WHERE pp.rank IS NULL
 UNION ALL
 -- the annotation table's instances: every user annotation, and every module range
 SELECT c.range_id, c.rank, c.pid, c.tid, c.ts, c.end_ts, c.name, c.cat, 'annotation',

@@ -3,17 +3,22 @@
 A TOML file replaces the default patterns of each kind it names (for phases and module
 groups: of each phase or group it names; an empty list removes one) (see
 queries/analysis/settings.sql for the kinds and the defaults) and the rule thresholds it
-names (queries/rules/_setup.sql)::
+names (queries/rules/_setup.sql). Phases are forward, backward and optimizer; the data-loader
+phase is the `data_loader` list (one list for the data-loader time and phase). A new module
+group shows after the default ones, in the file's order::
 
     [patterns]
     batch = ['^\\[pl\\]\\[profile\\]run_training_batch$']
-    data_loader = ['train_dataloader_next$']
+    data_loader = ['train_dataloader_next$']     # data-loader time and phase
     module = ['^\\[pl\\]\\[module\\][^:]*: (\\S+)$']      # group 1: the module path
     module_instance = ['^nn\\.Module: (\\S+)$']               # group 1: one instance; nesting makes the path
 
     [patterns.phase]
     forward = ['\\.training_step$']
     backward = ['\\.backward$']
+
+    [patterns.phase_fallback]                      # ranks without those phase ranges
+    forward = ['^## forward ##$']
 
     [patterns.module_group]
     encoder = ['^model\\.model\\.encoder']
@@ -36,7 +41,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 LIST_KINDS = ("batch", "step", "data_loader", "module", "module_instance")
-LABELLED_KINDS = ("phase", "module_group")
+LABELLED_KINDS = ("phase", "phase_fallback", "module_group")
+# the phases the analyses know (ownership: backward, optimizer); 'data_loader' is its own kind
+PHASES = ("forward", "backward", "optimizer")
 
 
 def load_config(path: Path | None) -> tuple[dict, dict]:
@@ -68,6 +75,14 @@ def load_config(path: Path | None) -> tuple[dict, dict]:
         if not ok:
             raise InputError(path, f"patterns.{kind} must be "
                              + ("a list of strings" if kind in LIST_KINDS else "a table of lists"))
+        if kind in ("phase", "phase_fallback"):
+            for label in value:
+                if label == "data_loader":
+                    raise InputError(path, f"patterns.{kind}.data_loader: set patterns.data_loader "
+                                           "instead (one list for the data-loader time and phase)")
+                if label not in PHASES:
+                    raise InputError(path, f"unknown phase patterns.{kind}.{label} "
+                                           f"(known: {', '.join(PHASES)})")
     return patterns, thresholds
 
 
@@ -103,14 +118,35 @@ def merge_options(patterns: dict, batch: tuple[str, ...], module_groups: tuple[s
     return out
 
 
+def _label_orders(con: duckdb.DuckDBPyConnection, kind: str, labels: list[str]) -> dict[str, int]:
+    """Where each label shows in the window split: a known one keeps its place, a new one
+    comes after all others, in the order given (phases share their order with fallbacks)."""
+    kinds = ["module_group"] if kind == "module_group" else ["phase", "phase_fallback"]
+    marks = ", ".join("?" * len(kinds))
+    known = dict(con.execute(f"SELECT label, min(label_order) FROM analysis_patterns "
+                             f"WHERE kind IN ({marks}) GROUP BY label", kinds).fetchall())
+    last = max(known.values(), default=0) or 0
+    out = {}
+    for label in labels:
+        if known.get(label) is None:
+            last += 1
+            known[label] = last
+        out[label] = known[label]
+    return out
+
+
 def apply_patterns(con: duckdb.DuckDBPyConnection, patterns: dict) -> None:
     """Replace the default patterns of every kind (phase / module group: label) given.
 
     Every regex is checked by DuckDB first."""
     for kind, value in patterns.items():
-        rows = ([(kind, None, p, i) for i, p in enumerate(value)] if kind in LIST_KINDS
-                else [(kind, label, p, i) for label, ps in value.items() for i, p in enumerate(ps)])
-        for _, _, p, _ in rows:
+        if kind in LIST_KINDS:
+            rows = [(kind, None, p, i, None) for i, p in enumerate(value)]
+        else:
+            order = _label_orders(con, kind, list(value))
+            rows = [(kind, label, p, i, order[label]) for label, ps in value.items()
+                    for i, p in enumerate(ps)]
+        for _, _, p, _, _ in rows:
             try:
                 con.execute("SELECT regexp_matches('', ?)", [p])
             except duckdb.Error as exc:
@@ -121,4 +157,4 @@ def apply_patterns(con: duckdb.DuckDBPyConnection, patterns: dict) -> None:
             for label in value:
                 con.execute("DELETE FROM analysis_patterns WHERE kind = ? AND label = ?", [kind, label])
         if rows:
-            con.executemany("INSERT INTO analysis_patterns VALUES (?, ?, ?, ?)", rows)
+            con.executemany("INSERT INTO analysis_patterns VALUES (?, ?, ?, ?, ?)", rows)

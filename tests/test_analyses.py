@@ -183,7 +183,9 @@ def test_profiler_steps_when_there_are_no_lightning_ranges(tmp_path):
     r = rep["ranks"][0]
     assert (r["batches"], r["total_s"]) == (2, pytest.approx(120 * US))  # step 4 ends with its kernel
     assert r["gpu_active_s"] == pytest.approx(70 * US)
-    assert r["phases"] is None and "phases" in r["missing"]
+    # no phase ranges: a profiler step's body is forward (phase fallback), all 120 µs of it
+    assert [(p["name"], p["duration_s"]) for p in r["phases"] if p["duration_s"]] == [
+        ("forward", pytest.approx(120 * US))]
     assert r["modules"] is None and "modules" in r["missing"]
 
 
@@ -199,13 +201,16 @@ def test_no_gpu_events_are_missing_not_zero(tmp_path):
     assert r["phases"] is not None  # host-side phases still split the window
 
 
-def test_no_batches_means_no_window(tmp_path):
+def test_no_batches_means_the_trace_span(tmp_path):
     b = TraceBuilder()
     b.range("something", 0, 10).kernel(GEMM, 1, 2, 3)
     con, _ = load(write_trace(tmp_path / "t.json", b.events))
     r = build_report(con)["ranks"][0]
-    assert r["total_s"] is None and r["batches"] == 0 and r["gpu_idle_s"] is None
-    assert "no batch ranges" in r["missing"]["window"]
+    # span of the complete events: [0, 10) µs; the kernel [2, 3) is the only GPU activity
+    assert (r["window_source"], r["batches"], r["total_s"]) == ("trace_span", 0, pytest.approx(10 * US))
+    assert r["gpu_idle_s"] == pytest.approx(9 * US)
+    assert r["throughput_it_s"] is None and "--batch REGEX" in r["missing"]["throughput"]
+    assert "window" not in r["missing"]
 
 
 def test_batch_pattern_option_changes_the_window(tmp_path):

@@ -190,7 +190,7 @@ def compiled_trace() -> list[dict]:
 def test_compiled_backward_belongs_to_the_compiled_forward(tmp_path):
     con = analysed(tmp_path, compiled_trace())
     own = owners(con)
-    assert own[13][1:] == (None, "fwd", "model_forward", None)  # PHASE-FALLBACK: phase forward
+    assert own[13] == ("forward", None, "fwd", "model_forward", None)
     assert own[62] == ("backward", None, "bwd", "model_forward", "sequence")
     assert own[100] == ("backward", None, "bwd", "model_forward", "sequence")
     assert own[151][0] == "optimizer"

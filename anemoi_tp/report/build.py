@@ -36,6 +36,7 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         item = {
             "rank": rank,
             "batches": r["batches"],
+            "window_source": r["window_source"],
             "total_s": r["total_s"],
             "throughput_it_s": r["throughput_it_s"],
         }

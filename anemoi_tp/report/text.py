@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..output import rows_as_table
-from .formatting import ms as _ms, num as _f
+from .formatting import MISSING, ms as _ms, num as _f
 from .memory import render_memory_text
 
 
@@ -14,6 +14,11 @@ def _table(title: str, columns: list[str], rows: list[list]) -> str:
 def _tail(name: str, width: int = 70) -> str:
     """Long names keep their end, where module paths differ."""
     return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
+def _shown(row: list) -> list:
+    """Metadata a trace does not hold shows as "—" (the query tool's NULL is for SQL users)."""
+    return [MISSING if v is None else v for v in row]
 
 
 def _findings(report: dict) -> str:
@@ -47,14 +52,14 @@ def render_text(report: dict, detailed: bool = False, top: int = 25) -> str:
     meta = report["metadata"]["ranks"]
     out.append(_table("Trace metadata", ["Rank", "File", "Rank from", "World", "Backend", "Host", "PID",
                                          "Framework", "CUDA rt", "CUDA drv", "NCCL"],
-                      [[m["rank"], m["file"], m["rank_source"], m["world_size"], m["backend"], m["host"],
-                        m["pid"], m["framework"], m["cuda_runtime_version"], m["cuda_driver_version"],
-                        m["nccl_version"]] for m in meta]))
+                      [_shown([m["rank"], m["file"], m["rank_source"], m["world_size"], m["backend"],
+                               m["host"], m["pid"], m["framework"], m["cuda_runtime_version"],
+                               m["cuda_driver_version"], m["nccl_version"]]) for m in meta]))
     if report["devices"]:
         out.append(_table("Devices", ["Rank", "Device", "Name", "Memory (GiB)", "CC", "SMs", "Warp"],
-                          [[d["rank"], d["device"], d["name"],
-                            _f(None if d["total_memory_bytes"] is None else d["total_memory_bytes"] / 2**30, "{:.1f}"),
-                            d["compute_capability"], d["num_sms"], d["warp_size"]] for d in report["devices"]]))
+                          [_shown([d["rank"], d["device"], d["name"],
+                                   _f(None if d["total_memory_bytes"] is None else d["total_memory_bytes"] / 2**30, "{:.1f}"),
+                                   d["compute_capability"], d["num_sms"], d["warp_size"]]) for d in report["devices"]]))
     for key, title in (("phases", "Phase breakdown"), ("modules", "Module breakdown")):
         rows = []
         for r in ranks:

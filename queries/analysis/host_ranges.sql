@@ -1,9 +1,11 @@
--- analysis/host_ranges.sql (version 3): host ranges that mean something, with their meaning.
+-- analysis/host_ranges.sql (version 4): host ranges that mean something, with their meaning.
 -- Reads: range_candidates, module_ranges, analysis_patterns.
 -- Used by: batches, ownership, attribution, annotations, memory_events.
 --
 -- Patterns are matched once per distinct name. A range matching patterns of several kinds
 -- (a data-loader fetch is kind 'data_loader' and phase 'data_loader') has one row per kind.
+-- Phase fallbacks (settings.sql, kind 'phase_fallback') apply only on a rank with no range of
+-- that phase from the 'phase' patterns (traces without Lightning).
 --
 -- @table host_ranges   one row per (annotation range, kind)
 -- @column range_id     the range's event_id (events): unique, its position in the file, shared
@@ -26,15 +28,36 @@ WITH names AS (SELECT DISTINCT name FROM range_candidates),
 matched AS (
     SELECT n.name, p.kind, arg_min(p.label, p.priority) AS label
     FROM names n JOIN analysis_patterns p
-      ON p.kind IN ('batch', 'step', 'data_loader', 'phase')
+      ON p.kind IN ('batch', 'step', 'data_loader', 'phase', 'phase_fallback')
      AND regexp_matches(n.name, p.pattern)
     GROUP BY n.name, p.kind
+),
+-- one phase per name: its phase pattern, else data loading, else a fallback (flagged)
+phase_names AS (
+    SELECT name, 'phase' AS kind, arg_min(label, k) AS label, min(k) = 3 AS fallback
+    FROM (SELECT name, CASE kind WHEN 'data_loader' THEN 'data_loader' ELSE label END AS label,
+                 CASE kind WHEN 'phase' THEN 1 WHEN 'data_loader' THEN 2 ELSE 3 END AS k
+          FROM matched WHERE kind IN ('phase', 'data_loader', 'phase_fallback'))
+    GROUP BY name
+),
+primary_phases AS (
+    SELECT DISTINCT c.rank, p.label
+    FROM range_candidates c JOIN phase_names p USING (name) WHERE NOT p.fallback
+),
+meanings AS (
+    SELECT name, kind, label, false AS fallback
+    FROM matched WHERE kind NOT IN ('phase', 'phase_fallback')
+    UNION ALL
+    SELECT name, kind, label, fallback FROM phase_names
 )
 SELECT c.range_id, c.rank, c.pid, c.tid, c.ts, c.end_ts, c.name, c.cat, m.kind, m.label,
        NULL::VARCHAR AS module_group,
        nullif(regexp_extract(c.name, ' (fwd|bwd)$', 1), '') AS direction
 FROM range_candidates c
-JOIN matched m USING (name)
+JOIN meanings m USING (name)
+-- a fallback phase only where the rank has no range of that phase otherwise
+LEFT JOIN primary_phases pp ON m.fallback AND pp.rank = c.rank AND pp.label = m.label
+WHERE pp.rank IS NULL
 UNION ALL
 SELECT c.range_id, c.rank, c.pid, c.tid, c.ts, c.end_ts, c.name, c.cat, 'module', md.path,
        md.module_group, nullif(regexp_extract(c.name, ' (fwd|bwd)$', 1), '')

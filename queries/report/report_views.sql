@@ -1,11 +1,12 @@
--- report/report_views.sql (version 1): the numbers of a report, in seconds and percent.
+-- report/report_views.sql (version 2): the numbers of a report, in seconds and percent.
 -- Reads: analysis_window, gpu_time, attribution, annotation_stats, collective_matches,
---        host_ranges, gpu_activities, ranks.   Used by: anemoi_tp/report (every format).
+--        host_ranges, gpu_owners, gpu_activities, analysis_patterns, ranks.   Used by: anemoi_tp/report (every format).
 -- Missing numbers are NULL here; report_missing says why.
 --
 -- @view report_ranks       one row per rank: the overview
 -- @column rank             rank
 -- @column batches          complete batches in the window
+-- @column window_source    batch_ranges | profiler_steps | trace_span (analysis_window.source)
 -- @column total_s          window length, s
 -- @column throughput_it_s  batches / total_s
 -- @column gpu_active_s     union of GPU activity, s
@@ -21,7 +22,7 @@
 -- @column overlap_pct_of_comm   overlap / communication × 100
 -- @column overlap_pct_of_comp   overlap / computation × 100
 CREATE OR REPLACE VIEW report_ranks AS
-SELECT w.rank, w.batches,
+SELECT w.rank, w.batches, w.source AS window_source,
        w.total_ns / 1e9 AS total_s,
        w.throughput AS throughput_it_s,
        g.active_ns / 1e9 AS gpu_active_s,
@@ -43,17 +44,22 @@ ORDER BY w.rank;
 
 -- @view report_missing     one row per (rank, section) that cannot be computed
 -- @column rank             rank
--- @column section          window | gpu | phases | modules | annotations | collectives
+-- @column section          window | throughput | gpu | phases | modules | collectives
 -- @column reason           why
 CREATE OR REPLACE VIEW report_missing AS
 SELECT rank, 'window' AS section, missing AS reason FROM analysis_window WHERE missing IS NOT NULL
+UNION ALL
+SELECT rank, 'throughput', throughput_missing FROM analysis_window
+WHERE missing IS NULL AND throughput_missing IS NOT NULL
 UNION ALL
 SELECT r.rank, 'gpu', 'no GPU activity (kernels, memcpy, memset) in the trace of this rank'
 FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM gpu_activities g WHERE g.rank = r.rank)
 UNION ALL
 SELECT r.rank, 'phases', 'no phase ranges (Lightning [pl][profile] training_step, backward, '
-       || 'optimizer_step, or the configured phase patterns)'
+       || 'optimizer_step; ## forward ##, ProfilerStep#N, Optimizer.step#…; or the configured '
+       || 'phase patterns) and no work under autograd ops'
 FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM host_ranges h WHERE h.rank = r.rank AND h.kind = 'phase')
+               AND NOT EXISTS (SELECT 1 FROM gpu_owners o WHERE o.rank = r.rank AND o.phase <> 'elsewhere')
 UNION ALL
 SELECT r.rank, 'modules', 'no module ranges ([pl][module] …, "<Class> model.… fwd|bwd", '
        || 'or the configured module patterns)'
@@ -68,17 +74,35 @@ ORDER BY rank NULLS FIRST, section;
 -- @view report_breakdown   phase and module parts of each rank's window
 -- @column rank             rank
 -- @column dim              'phase' or 'module'
--- @column name             phase (forward, backward, optimizer, data_loader, elsewhere) or
---                          module group (encoder, processor, decoder, elsewhere)
+-- @column name             phase or module group: the labels of the patterns in their order
+--                          (analysis_patterns.label_order; the data-loader phase after the
+--                          phases), then any other owner by name, then 'elsewhere'
 -- @column duration_s       its part of the window, s
--- @column pct              duration / total × 100
+-- @column pct              duration / total × 100 (the parts of a dim sum to 100)
 -- @column comm_pct         share of its time in which its own activities communicate, %
 CREATE OR REPLACE VIEW report_breakdown AS
-WITH names(dim, name, ord) AS (VALUES
-    ('phase', 'forward', 1), ('phase', 'backward', 2), ('phase', 'optimizer', 3),
-    ('phase', 'data_loader', 4), ('phase', 'elsewhere', 5),
-    ('module', 'encoder', 1), ('module', 'processor', 2), ('module', 'decoder', 3),
-    ('module', 'elsewhere', 4))
+WITH labelled AS (
+    SELECT CASE WHEN kind = 'module_group' THEN 'module' ELSE 'phase' END AS dim, label AS name,
+           1 AS tier, min(label_order) AS ord
+    FROM analysis_patterns
+    WHERE kind IN ('phase', 'phase_fallback', 'module_group') AND label <> 'elsewhere'
+    GROUP BY ALL
+    UNION ALL
+    SELECT 'phase', 'data_loader', 2, 0
+    WHERE EXISTS (SELECT 1 FROM analysis_patterns WHERE kind = 'data_loader')
+      AND NOT EXISTS (SELECT 1 FROM analysis_patterns
+                      WHERE kind IN ('phase', 'phase_fallback') AND label = 'data_loader')
+),
+-- every owner of the window split shows, so the parts sum to the window
+names AS (
+    SELECT dim, name, tier, ord FROM labelled
+    UNION ALL
+    SELECT DISTINCT a.dim, a.owner, 3, 0 FROM attribution a
+    WHERE a.dim IN ('phase', 'module') AND a.owner <> 'elsewhere'
+      AND NOT EXISTS (SELECT 1 FROM labelled l WHERE l.dim = a.dim AND l.name = a.owner)
+    UNION ALL
+    SELECT dim, 'elsewhere', 4, 0 FROM (VALUES ('phase'), ('module')) d(dim)
+)
 SELECT w.rank, n.dim, n.name,
        coalesce(a.duration_ns, 0) / 1e9 AS duration_s,
        100.0 * coalesce(a.duration_ns, 0) / w.total_ns AS pct,
@@ -86,11 +110,11 @@ SELECT w.rank, n.dim, n.name,
 FROM analysis_window w CROSS JOIN names n
 LEFT JOIN attribution a ON a.rank = w.rank AND a.dim = n.dim AND a.owner = n.name
 WHERE w.ts IS NOT NULL
-ORDER BY w.rank, n.dim DESC, n.ord;
+ORDER BY w.rank, n.dim DESC, n.tier, n.ord, n.name;
 
 -- @view report_module_gpu  GPU time of each module group, forward and backward apart
 -- @column rank             rank
--- @column module           encoder | processor | decoder
+-- @column module           module group (encoder, processor, decoder or a configured one)
 -- @column direction        fwd | bwd
 -- @column gpu_s            union of the GPU activities it owns in that direction, s
 CREATE OR REPLACE VIEW report_module_gpu AS

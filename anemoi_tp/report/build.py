@@ -9,7 +9,7 @@ import duckdb
 from .. import __version__
 from ..analysis import query_versions, run_analyses
 from ..database import fetch_dicts as _rows, run_sql
-from ..rules import run_rules
+from ..rules import rule_status, run_rules
 from .memory import memory_section
 
 GPU_KEYS = ("gpu_active_s", "gpu_idle_s", "gpu_idle_pct", "comm_pct")
@@ -101,6 +101,7 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         "devices": devices,
         "ingest_issues": _rows(con, "ingest_issues"),
         "findings": findings,
+        "rule_status": rule_status(con),
         "links": _rows(con, "report_links"),
         "timeline": _rows(con, "report_timeline"),
         "memory": memory_section(con),

@@ -7,7 +7,7 @@ import jinja2
 
 from ..resources import resource_dir
 from . import plots
-from .formatting import mib, ms, num
+from .formatting import finding_value, mib, ms, num, rank_span, rules_summary
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!])")
 
@@ -21,7 +21,8 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resource_dir("reports"))),
                              autoescape=autoescape, undefined=jinja2.StrictUndefined,
                              trim_blocks=False, lstrip_blocks=False)
-    env.globals.update(num=num, ms=ms, mib=mib, colours=plots.COLOURS, width=plots.WIDTH)
+    env.globals.update(num=num, ms=ms, mib=mib, rank_span=rank_span, finding_value=finding_value,
+                       rules_summary=rules_summary, colours=plots.COLOURS, width=plots.WIDTH)
     env.filters["md"] = _md
     return env
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..output import rows_as_table
-from .formatting import MISSING, ms as _ms, num as _f
+from .formatting import MISSING, finding_value, ms as _ms, num as _f, rank_span, rules_summary
 from .memory import render_memory_text
 
 
@@ -23,17 +23,21 @@ def _shown(row: list) -> list:
 
 def _findings(report: dict) -> str:
     fs = report["findings"]
+    empty, notes = rules_summary(report)
     if not fs:
-        return "Findings\n========\nNo rule fired.\n"
-    lines = ["Findings (worst first)", "======================"]
+        lines = ["Findings", "========", empty or ""]
+    else:
+        lines = ["Findings (worst first)", "======================"]
     for i, f in enumerate(fs, 1):
-        where = f"rank {f['rank']}" if f["rank"] is not None else "all ranks"
-        lines.append(f"{i}. [{f['severity'].upper()}] {f['rule']} ({where}, {f['scope']}): "
-                     f"{f['metric']} = {f['value']:.2f} (threshold {f['threshold']:g})")
+        lines.append(f"{i}. [{f['severity'].upper()}] {f['rule']} ({rank_span(f['ranks'])}, {f['scope']}): "
+                     f"{finding_value(f)}")
         lines.append(f"   {f['evidence']}")
         lines.append(f"   advice: {f['advice']}")
         if f["perfetto_url"]:
             lines.append(f"   open: {f['perfetto_url']}")
+    if notes:
+        lines.append("Not evaluated:")
+        lines.extend(f"  {n}" for n in notes)
     return "\n".join(lines) + "\n"
 
 

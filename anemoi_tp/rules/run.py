@@ -1,4 +1,5 @@
-"""Run every rule file into the `findings` table, worst first."""
+"""Run every rule file into the `findings` table (one row per rank), and read back the
+findings grouped across ranks (`findings_grouped`), worst first, and each rule's status."""
 from __future__ import annotations
 
 import duckdb
@@ -8,6 +9,8 @@ from ..errors import InputError
 from ..resources import resource_dir
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+# run after the rules: the findings across ranks, and whether each rule could be evaluated
+AFTER_RULES = ("rules/_grouped.sql", "rules/_status.sql")
 
 
 def rule_files() -> list[str]:
@@ -32,14 +35,24 @@ def apply_thresholds(con: duckdb.DuckDBPyConnection, thresholds: dict[str, dict[
 
 
 def run_rules(con: duckdb.DuckDBPyConnection, thresholds: dict | None = None) -> list[dict]:
-    """Fill `findings` (after run_analyses) and return them, worst first."""
+    """Fill `findings` (after run_analyses) and return them grouped across ranks, worst first."""
     run_sql(con, "rules/_setup.sql")
     if thresholds:
         apply_thresholds(con, thresholds)
     for f in RULE_FILES:
         run_sql(con, f)
+    for f in AFTER_RULES:
+        run_sql(con, f)
     cur = con.execute(
-        "SELECT * FROM findings ORDER BY CASE severity WHEN 'critical' THEN 0 "
-        "WHEN 'warning' THEN 1 ELSE 2 END, value / nullif(threshold, 0) DESC NULLS LAST, rule, rank")
+        "SELECT * FROM findings_grouped ORDER BY CASE severity WHEN 'critical' THEN 0 "
+        "WHEN 'warning' THEN 1 ELSE 2 END, value / nullif(threshold, 0) DESC NULLS LAST, "
+        "rule, rank, scope, metric")
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def rule_status(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Per rule (after run_rules): status 'ran' / 'not evaluated', ranks, skipped ranks, reason."""
+    cur = con.execute("SELECT * FROM rule_status ORDER BY rule")
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row)) for row in cur.fetchall()]

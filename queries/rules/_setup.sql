@@ -1,4 +1,4 @@
--- rules/_setup.sql (version 2): thresholds of the bottleneck rules, and the deep-link macro.
+-- rules/_setup.sql (version 3): thresholds of the bottleneck rules, and the deep-link macro.
 -- Reads: trace_files.   Used by: every queries/rules/*.sql.
 --
 -- @table rule_thresholds  one row per (rule, threshold); a TOML [thresholds] table or
@@ -14,7 +14,7 @@ SELECT * FROM (VALUES
     ('straggler', 'wait_pct', 5.0, 'time other ranks wait in collectives for the last one, % of their window'),
     ('exposed_communication', 'pct_of_total', 10.0, 'communication transfer not overlapped by computation, % of the window'),
     ('host_bound', 'pct_of_total', 10.0, 'GPU idle waiting for the next launch while the host works, % of the window'),
-    ('sync_on_critical_path', 'pct_of_total', 5.0, 'host time in blocking synchronisation calls, % of the window'),
+    ('sync_on_critical_path', 'pct_of_total', 5.0, 'GPU idle from a synchronisation call''s return to the next GPU activity, % of the window'),
     ('pageable_memcpy', 'pct_of_total', 1.0, 'time in memcpy from / to pageable host memory, % of the window'),
     ('low_occupancy', 'occupancy_pct', 25.0, 'estimated achieved occupancy below which a kernel counts as low'),
     ('low_occupancy', 'pct_of_compute', 20.0, 'share of computation time in low-occupancy kernels, %'),

@@ -1,26 +1,24 @@
--- rules/exposed_communication.sql (version 1): communication the computation does not hide.
+-- rules/exposed_communication.sql (version 2): communication the computation does not hide.
 -- Reads: gpu_activities, gpu_owners, collective_matches, analysis_window, rule_thresholds.
 -- Writes: findings.
 -- Transfer time only: of a collective matched across ranks, the last transfer_ns of the
 -- kernel (before that the rank waits for the others: see the straggler rule); an unmatched
 -- communication kernel counts whole. Exposed = transfer time during which no computation
 -- kernel runs. Fires above exposed_communication.pct_of_total of the window; names the
--- collectives and the phase / module issuing them, by exposed time.
-CREATE OR REPLACE TEMP TABLE exp_intervals AS
-SELECT g.activity_id, g.rank,
-       coalesce(m.kind, g.name) AS kind,
-       greatest(g.ts + coalesce(m.wait_ns, 0), w.ts) AS ts,
-       least(g.ts + g.dur, w.end_ts) AS end_ts,
-       false AS compute
-FROM gpu_activities g
-JOIN analysis_window w USING (rank)
-LEFT JOIN collective_matches m USING (activity_id)
-WHERE g.class = 'communication' AND w.ts IS NOT NULL
+-- collectives and the phase / module issuing them, by exposed time (ties: by name), and links
+-- to the longest exposed stretch (ties: the earliest).
+CREATE OR REPLACE TEMP TABLE exp_all AS
+SELECT g.activity_id, g.rank, coalesce(m.kind, g.name) AS kind,
+       g.ts + coalesce(m.wait_ns, 0) AS ts, g.ts + g.dur AS end_ts, false AS compute
+FROM gpu_activities g LEFT JOIN collective_matches m USING (activity_id)
+WHERE g.class = 'communication'
 UNION ALL
-SELECT g.activity_id, g.rank, NULL, greatest(g.ts, w.ts), least(g.ts + g.dur, w.end_ts), true
-FROM gpu_activities g JOIN analysis_window w USING (rank)
-WHERE g.class = 'computation' AND w.ts IS NOT NULL;
+SELECT g.activity_id, g.rank, NULL, g.ts, g.ts + g.dur, true
+FROM gpu_activities g WHERE g.class = 'computation';
+CREATE OR REPLACE TEMP TABLE exp_intervals AS SELECT * FROM clip_to_window(exp_all);
 
+-- A sweep, not busy_islands: sharing a stretch between the transfers running in it needs the
+-- count of transfers at each instant, which the islands' union loses.
 CREATE OR REPLACE TEMP TABLE exp_segments AS
 WITH pts AS (
     SELECT rank, t, sum(dx) AS dx, sum(dc) AS dc
@@ -51,24 +49,26 @@ FROM exp_segments s JOIN exp_transfer t ON s.k >= t.ks AND s.k < t.ke;
 
 INSERT INTO findings
 WITH per_rank AS (
-    SELECT s.rank, sum(s.len) AS exposed_ns, 100.0 * sum(s.len) / any_value(w.total_ns) AS pct
+    SELECT s.rank, sum(s.len) AS exposed_ns, 100.0 * sum(s.len) / min(w.total_ns) AS pct
     FROM exp_segments s JOIN analysis_window w USING (rank) GROUP BY s.rank
 ),
 shares AS (
     SELECT *, count(*) OVER (PARTITION BY rank, t) AS n FROM exp_pairs
 ),
 by_source AS (
-    SELECT rank, kind, phase, module, sum(len / n) AS ns,
-           row_number() OVER (PARTITION BY rank ORDER BY sum(len / n) DESC) AS k
+    -- exact sums: a float sum's order (parallel) could reorder near-equal sources
+    SELECT rank, kind, phase, module, sum((len / n)::DECIMAL(38, 9)) AS ns,
+           row_number() OVER (PARTITION BY rank ORDER BY sum((len / n)::DECIMAL(38, 9)) DESC,
+                                                         kind, phase, module) AS k
     FROM shares GROUP BY rank, kind, phase, module
 ),
 named AS (
-    SELECT rank, string_agg(printf('%s in %s / %s %.3f ms', kind, phase, module, ns / 1e6), '; '
-                            ORDER BY ns DESC) AS sources
+    SELECT rank, string_agg(printf('%s in %s / %s %.3f ms', kind, phase, module, ns::DOUBLE / 1e6), '; '
+                            ORDER BY ns DESC, kind, phase, module) AS sources
     FROM by_source WHERE k <= 3 GROUP BY rank
 ),
 longest AS (
-    SELECT rank, arg_max(t, len) AS t, max(len) AS len FROM exp_segments GROUP BY rank
+    SELECT rank, arg_max(t, (len, -t)) AS t, max(len) AS len FROM exp_segments GROUP BY rank
 )
 SELECT 'exposed_communication', severity_of(p.pct, threshold('exposed_communication', 'pct_of_total')),
        p.rank, 'collective', 'exposed_transfer_pct', p.pct,

@@ -1,41 +1,38 @@
--- rules/host_bound.sql (version 1): the GPU waits for the host to launch the next kernel.
+-- rules/host_bound.sql (version 2): the GPU waits for the host to launch the next kernel.
 -- Reads: gpu_activities, gpu_owners, host_ranges, analysis_window, rule_thresholds.
 -- Writes: findings.
--- A host-bound gap: the GPU goes idle (every activity so far has ended) and the activity that
--- ends the idle stretch was launched only after it began: the host had not issued it. Gaps
--- that overlap a data-loader range are the data_loader_stall rule's. Fires above
--- host_bound.pct_of_total of the window; names the module whose launches the GPU waited for,
--- and counts kernels shorter than the median launch call (the GPU drains faster than the
--- host can feed it).
+-- A host-bound gap: a gap between GPU busy islands of the window (busy_gaps of all GPU
+-- activity clipped to it) whose ending activities (those starting at the gap's end) were all
+-- launched only after the gap began: the host had not issued them. The module named is the
+-- owner of the one launched first (ties: the smaller activity_id). Gaps that overlap a data-loader range are
+-- the data_loader_stall rule's. Fires above host_bound.pct_of_total of the window; names the
+-- module whose launches the GPU waited for, and counts kernels shorter than the median launch
+-- call (the GPU drains faster than the host can feed it).
+CREATE OR REPLACE TEMP TABLE hb_acts AS
+SELECT activity_id, rank, 0 AS grp, ts, ts + dur AS end_ts, launch_ts FROM gpu_activities;
+CREATE OR REPLACE TEMP TABLE hb_acts_window AS SELECT * FROM clip_to_window(hb_acts);
 CREATE OR REPLACE TEMP TABLE hb_gaps AS
-WITH acts AS (
-    SELECT g.activity_id, g.rank, greatest(g.ts, w.ts) AS ts, least(g.ts + g.dur, w.end_ts) AS end_ts,
-           g.launch_ts
-    FROM gpu_activities g JOIN analysis_window w USING (rank)
-    WHERE w.ts IS NOT NULL AND g.ts < w.end_ts AND g.ts + g.dur > w.ts
-),
-ordered AS (
-    SELECT *, max(end_ts) OVER (PARTITION BY rank ORDER BY ts, end_ts
-                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS busy_until
-    FROM acts
-)
-SELECT o.rank, o.activity_id, o.busy_until AS g0, o.ts AS g1
-FROM ordered o
-WHERE o.ts > o.busy_until AND o.launch_ts >= o.busy_until
-  AND NOT EXISTS (SELECT 1 FROM host_ranges d
-                  WHERE d.rank = o.rank AND d.kind = 'data_loader'
-                    AND d.ts < o.ts AND d.end_ts > o.busy_until);
+SELECT g.rank, arg_min(a.activity_id, (a.launch_ts, a.activity_id)) AS activity_id,
+       g.ts AS g0, g.end_ts AS g1, min(a.launch_ts) AS launch_ts
+FROM busy_gaps(hb_acts_window) g
+JOIN hb_acts_window a ON a.rank = g.rank AND a.ts = g.end_ts
+WHERE NOT EXISTS (SELECT 1 FROM host_ranges d
+                  WHERE d.rank = g.rank AND d.kind = 'data_loader'
+                    AND d.ts < g.end_ts AND d.end_ts > g.ts)
+GROUP BY g.rank, g.ts, g.end_ts
+HAVING count(a.launch_ts) = count(*) AND min(a.launch_ts) >= g.ts;
 
 INSERT INTO findings
 WITH per_rank AS (
     SELECT g.rank, sum(g.g1 - g.g0) AS ns, count(*) AS gaps,
-           100.0 * sum(g.g1 - g.g0) / any_value(w.total_ns) AS pct
+           100.0 * sum(g.g1 - g.g0) / min(w.total_ns) AS pct
     FROM hb_gaps g JOIN analysis_window w USING (rank) GROUP BY g.rank
 ),
 by_module AS (
     SELECT g.rank, coalesce(o.module_path, o.module_group, 'no module (' || o.phase || ')') AS module,
            sum(g.g1 - g.g0) AS ns,
-           row_number() OVER (PARTITION BY g.rank ORDER BY sum(g.g1 - g.g0) DESC) AS k
+           row_number() OVER (PARTITION BY g.rank ORDER BY sum(g.g1 - g.g0) DESC,
+                              coalesce(o.module_path, o.module_group, 'no module (' || o.phase || ')')) AS k
     FROM hb_gaps g JOIN gpu_owners o USING (activity_id)
     GROUP BY g.rank, 2
 ),
@@ -44,12 +41,12 @@ launch AS (
     WHERE kind = 'kernel' AND launch_dur IS NOT NULL GROUP BY rank
 ),
 short AS (
-    SELECT g.rank, count(*) AS n, any_value(l.med) AS med
+    SELECT g.rank, l.med, count(*) AS n
     FROM gpu_activities g JOIN launch l USING (rank) JOIN analysis_window w USING (rank)
     WHERE g.kind = 'kernel' AND g.dur < l.med AND g.ts >= w.ts AND g.ts < w.end_ts
-    GROUP BY g.rank
+    GROUP BY g.rank, l.med
 ),
-worst AS (SELECT rank, arg_max(g0, g1 - g0) AS g0, max(g1 - g0) AS len FROM hb_gaps GROUP BY rank)
+worst AS (SELECT rank, arg_max(g0, (g1 - g0, -g0)) AS g0, max(g1 - g0) AS len FROM hb_gaps GROUP BY rank)
 SELECT 'host_bound', severity_of(p.pct, threshold('host_bound', 'pct_of_total')), p.rank, 'module',
        'launch_wait_pct', p.pct, threshold('host_bound', 'pct_of_total'),
        printf('GPU idle %.3f ms (%.1f%% of the window) in %d gaps waiting for the host to launch '

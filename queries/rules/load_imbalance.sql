@@ -1,15 +1,16 @@
--- rules/load_imbalance.sql (version 1): ranks do unequal amounts of computation.
+-- rules/load_imbalance.sql (version 2): ranks do unequal amounts of computation.
 -- Reads: gpu_time, analysis_window, rule_thresholds.   Writes: findings.
 -- Spread = (max − min) / mean of the per-rank union of computation per batch, in %. Fires
--- above load_imbalance.pct_spread; the finding is on the rank with the most computation.
+-- above load_imbalance.pct_spread; the finding is on the rank with the most computation
+-- (ties: the lower rank; the lightest likewise).
 INSERT INTO findings
 WITH per AS (
     SELECT g.rank, g.computation_ns / w.batches AS comp, w.ts, w.end_ts
     FROM gpu_time g JOIN analysis_window w USING (rank) WHERE w.batches > 0
 ),
 s AS (
-    SELECT count(*) AS n, 100.0 * (max(comp) - min(comp)) / avg(comp) AS spread,
-           arg_max(rank, comp) AS heavy, arg_min(rank, comp) AS light, max(comp) AS hi, min(comp) AS lo
+    SELECT count(*) AS n, 100.0 * (max(comp) - min(comp)) / avg(comp ORDER BY rank) AS spread,
+           arg_max(rank, (comp, -rank)) AS heavy, arg_min(rank, (comp, rank)) AS light, max(comp) AS hi, min(comp) AS lo
     FROM per
 )
 SELECT 'load_imbalance', severity_of(s.spread, threshold('load_imbalance', 'pct_spread')), s.heavy,

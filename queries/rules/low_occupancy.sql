@@ -1,16 +1,19 @@
--- rules/low_occupancy.sql (version 1): computation time in kernels with low occupancy.
+-- rules/low_occupancy.sql (version 2): computation time in kernels with low occupancy.
 -- Reads: gpu_activities, gpu_activity_args, analysis_window, rule_thresholds.   Writes: findings.
 -- Kineto's "est. achieved occupancy %" per kernel (where recorded): the share of the
--- computation kernels' summed time spent in kernels below low_occupancy.occupancy_pct. Fires
--- above low_occupancy.pct_of_compute; names the top kernels by time. Kineto writes 0 where it
+-- computation kernels' time in the window (clip_to_window) spent in kernels below
+-- low_occupancy.occupancy_pct. Fires above low_occupancy.pct_of_compute; names the top kernels
+-- by time (ties: by name) and links to the first run of the top one. Kineto writes 0 where it
 -- could not estimate occupancy: 0 counts as unknown, not as low.
+CREATE OR REPLACE TEMP TABLE lo_kernels AS
+SELECT g.activity_id, g.rank, g.name, g.ts, g.ts + g.dur AS end_ts,
+       nullif(TRY_CAST(a.args ->> 'est. achieved occupancy %' AS DOUBLE), 0) AS occ
+FROM gpu_activities g JOIN gpu_activity_args a USING (activity_id)
+WHERE g.class = 'computation';
+CREATE OR REPLACE TEMP TABLE lo_kernels_window AS SELECT * FROM clip_to_window(lo_kernels);
+
 INSERT INTO findings
-WITH k AS (
-    SELECT g.rank, g.name, g.ts, g.dur, nullif(TRY_CAST(a.args ->> 'est. achieved occupancy %' AS DOUBLE), 0) AS occ
-    FROM gpu_activities g JOIN analysis_window w USING (rank)
-    JOIN gpu_activity_args a USING (activity_id)
-    WHERE g.class = 'computation' AND g.ts >= w.ts AND g.ts < w.end_ts
-),
+WITH k AS (SELECT *, end_ts - ts AS dur FROM lo_kernels_window),
 per_rank AS (
     SELECT rank, 100.0 * sum(dur) FILTER (WHERE occ < threshold('low_occupancy', 'occupancy_pct'))
                  / sum(dur) AS pct,
@@ -19,10 +22,11 @@ per_rank AS (
 ),
 top AS (
     SELECT rank, string_agg(printf('%s (%.0f%%, %.3f ms)', left(name, 60), occ, ns / 1e6), '; '
-                            ORDER BY ns DESC) AS names,
-           arg_max(ts0, ns) AS ts0, arg_max(dur0, ns) AS dur0
-    FROM (SELECT rank, name, avg(occ) AS occ, sum(dur) AS ns, min(ts) AS ts0, arg_min(dur, ts) AS dur0,
-                 row_number() OVER (PARTITION BY rank ORDER BY sum(dur) DESC) AS r
+                            ORDER BY ns DESC, name) AS names,
+           arg_min(ts0, r) AS ts0, arg_min(dur0, r) AS dur0
+    FROM (SELECT rank, name, avg(occ) AS occ, sum(dur) AS ns, min(ts) AS ts0,
+                 arg_min(dur, (ts, activity_id)) AS dur0,
+                 row_number() OVER (PARTITION BY rank ORDER BY sum(dur) DESC, name) AS r
           FROM k WHERE occ < threshold('low_occupancy', 'occupancy_pct') GROUP BY rank, name)
     WHERE r <= 3 GROUP BY rank
 )

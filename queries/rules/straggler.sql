@@ -1,21 +1,31 @@
--- rules/straggler.sql (version 1): one rank arrives last at collectives and the others wait.
+-- rules/straggler.sql (version 2): one rank arrives last at collectives and the others wait.
 -- Reads: collective_matches, analysis_window, host_ranges, rule_thresholds.   Writes: findings.
 -- Fires for a rank that arrives last at most matched collectives when the other ranks wait
 -- (wait_ns in those collectives) at least straggler.wait_pct of their window on average.
--- "What it was doing": over the stretches before each collective it was last at (from the end
--- of its previous collective, or its window start, to its arrival), the innermost phase range
--- open at each instant, summed per phase; the largest is named.
+-- "What it was doing": over the stretches before each collective it was last at (the gap from
+-- the end of its previous collectives, busy_islands of its collective kernels, or from its
+-- window start, to its arrival), the innermost phase range open at each instant on any of its
+-- threads (innermost_enclosing), summed per phase; the largest is named (ties: by name). The
+-- link shows its latest arrival (ties: the earliest).
 -- Waiting for a straggler is reported here; exposed_communication counts transfer time only.
 CREATE OR REPLACE TEMP TABLE strag_top AS
 SELECT straggler AS rank, count(DISTINCT (kind, name, stream, seq)) AS n_late
 FROM collective_matches WHERE in_window GROUP BY straggler ORDER BY n_late DESC, rank LIMIT 1;
 
+CREATE OR REPLACE TEMP TABLE strag_colls AS
+SELECT rank, 0 AS grp, ts, ts + dur AS end_ts FROM collective_matches
+WHERE in_window AND rank = (SELECT rank FROM strag_top);
 CREATE OR REPLACE TEMP TABLE strag_gaps AS
-SELECT c.rank, coalesce(c.prev_end, w.ts) AS g0, c.ts AS g1
-FROM (SELECT *, lag(ts + dur) OVER (ORDER BY ts) AS prev_end FROM collective_matches
-      WHERE in_window AND rank = (SELECT rank FROM strag_top)) c
-JOIN analysis_window w USING (rank)
-WHERE c.straggler = c.rank AND c.arrival_ns > 0 AND c.ts > coalesce(c.prev_end, w.ts);
+WITH gaps AS (
+    SELECT rank, ts AS g0, end_ts AS g1 FROM busy_gaps(strag_colls)
+    UNION ALL
+    SELECT i.rank, w.ts, min(i.ts) FROM busy_islands(strag_colls) i JOIN analysis_window w USING (rank)
+    GROUP BY i.rank, w.ts HAVING min(i.ts) > w.ts
+)
+SELECT g.rank, g.g0, g.g1 FROM gaps g
+WHERE EXISTS (SELECT 1 FROM collective_matches c
+              WHERE c.in_window AND c.rank = g.rank AND c.straggler = c.rank AND c.arrival_ns > 0
+                AND c.ts = g.g1);
 
 -- elementary pieces of the gaps, cut at every phase range boundary
 CREATE OR REPLACE TEMP TABLE strag_pieces AS
@@ -29,21 +39,21 @@ WITH cuts AS (
 pieces AS (SELECT t, lead(t) OVER (PARTITION BY g0 ORDER BY t) AS t_next, g1 FROM cuts)
 SELECT t, coalesce(t_next, g1) - t AS len, tkey(0, t) AS k FROM pieces WHERE coalesce(t_next, g1) > t;
 
+CREATE OR REPLACE TEMP TABLE strag_points AS SELECT t AS point_id, k FROM strag_pieces;
 CREATE OR REPLACE TEMP TABLE strag_phases AS
-SELECT label, ts, tkey(0, ts) AS ks, tkey(0, end_ts) AS ke FROM host_ranges
-WHERE kind = 'phase' AND rank = (SELECT rank FROM strag_top);
+SELECT range_id, range_id AS event_id, label, ts, end_ts, tkey(0, ts) AS ks, tkey(0, end_ts) AS ke
+FROM host_ranges WHERE kind = 'phase' AND rank = (SELECT rank FROM strag_top);
 
--- the innermost phase over each piece (plain-table inequality join)
+-- the innermost phase over each piece
 CREATE OR REPLACE TEMP TABLE strag_owner AS
-SELECT p.t, arg_max(r.label, r.ts) AS owner
-FROM strag_pieces p JOIN strag_phases r ON p.k >= r.ks AND p.k < r.ke
-GROUP BY p.t;
+SELECT x.point_id AS t, r.label AS owner
+FROM innermost_enclosing(strag_points, strag_phases) x JOIN strag_phases r USING (range_id);
 
 INSERT INTO findings
 WITH total AS (SELECT count(DISTINCT (kind, name, stream, seq)) AS n FROM collective_matches WHERE in_window),
 top AS (SELECT * FROM strag_top),
 waits AS (
-    SELECT avg(100.0 * c.wait / w.total_ns) AS wait_pct, sum(c.wait) AS wait_ns
+    SELECT avg(100.0 * c.wait / w.total_ns ORDER BY c.rank) AS wait_pct, sum(c.wait) AS wait_ns
     FROM (SELECT rank, sum(wait_ns) AS wait FROM collective_matches
           WHERE in_window AND rank <> (SELECT rank FROM top) GROUP BY rank) c
     JOIN analysis_window w USING (rank)
@@ -51,12 +61,12 @@ waits AS (
 doing AS (
     SELECT coalesce(owner, 'no phase range') AS label, sum(len) AS ns
     FROM (SELECT p.t, p.len, o.owner FROM strag_pieces p LEFT JOIN strag_owner o USING (t))
-    GROUP BY 1 ORDER BY ns DESC LIMIT 1
+    GROUP BY 1 ORDER BY ns DESC, label LIMIT 1
 ),
 worst AS (
     SELECT ts - arrival_ns AS t0, ts AS t1 FROM collective_matches
     WHERE in_window AND rank = straggler AND rank = (SELECT rank FROM top)
-    ORDER BY arrival_ns DESC LIMIT 1
+    ORDER BY arrival_ns DESC, ts, activity_id LIMIT 1
 )
 SELECT 'straggler', severity_of(w.wait_pct, threshold('straggler', 'wait_pct')), t.rank,
        'collective', 'others_wait_pct', w.wait_pct, threshold('straggler', 'wait_pct'),

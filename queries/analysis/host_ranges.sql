@@ -1,4 +1,4 @@
--- analysis/host_ranges.sql (version 4): host ranges that mean something, with their meaning.
+-- analysis/host_ranges.sql (version 5): host ranges that mean something, with their meaning.
 -- Reads: range_candidates, module_ranges, analysis_patterns.
 -- Used by: batches, ownership, attribution, annotations, memory_events.
 --
@@ -26,7 +26,7 @@ CREATE OR REPLACE TABLE host_ranges AS
 WITH names AS (SELECT DISTINCT name FROM range_candidates),
 -- one row per (name, kind): where several patterns of a kind match, the lowest priority wins
 matched AS (
-    SELECT n.name, p.kind, arg_min(p.label, p.priority) AS label
+    SELECT n.name, p.kind, arg_min(p.label, (p.priority, p.label)) AS label
     FROM names n JOIN analysis_patterns p
       ON p.kind IN ('batch', 'step', 'data_loader', 'phase', 'phase_fallback')
      AND regexp_matches(n.name, p.pattern)

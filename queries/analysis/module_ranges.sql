@@ -1,4 +1,4 @@
--- analysis/module_ranges.sql (version 1): module ranges with their module path and group.
+-- analysis/module_ranges.sql (version 2): module ranges with their module path and group.
 -- Reads: range_candidates, analysis_patterns.   Used by: host_ranges.
 --
 -- Two kinds of names make module ranges (patterns: analysis/settings.sql):
@@ -34,7 +34,7 @@
 CREATE OR REPLACE TEMP TABLE mod_names AS
 WITH names AS (SELECT DISTINCT name FROM range_candidates),
 matched AS (
-    SELECT n.name, p.kind, arg_min(p.pattern, p.priority) AS pattern
+    SELECT n.name, p.kind, arg_min(p.pattern, (p.priority, p.pattern)) AS pattern
     FROM names n JOIN analysis_patterns p
       ON p.kind IN ('module', 'module_instance') AND regexp_matches(n.name, p.pattern)
     GROUP BY n.name, p.kind

@@ -1,4 +1,4 @@
--- analysis/range_candidates.sql (version 1): the host events ranges are made of, numbered once.
+-- analysis/range_candidates.sql (version 2): the host events ranges are made of, numbered once.
 -- Reads: events.   Used by: module_ranges, host_ranges.
 --
 -- One numbering for both files, so a module range keeps its id in host_ranges.
@@ -11,9 +11,12 @@
 -- @column ts           start, ns
 -- @column end_ts       end, ns
 -- @column name         event name
--- @column cat          user_annotation | python_function | Operator
+-- @column cat          user_annotation | python_function | Operator | cpu_op (autograd's
+--                      evaluate_function ops only)
 CREATE OR REPLACE TEMP TABLE range_candidates AS
 SELECT event_id AS range_id, rank, pid, tid, ts, ts + dur AS end_ts, name, cat
 FROM events
 WHERE ph = 'X' AND dur IS NOT NULL
-  AND cat IN ('user_annotation', 'python_function', 'Operator');
+  AND (cat IN ('user_annotation', 'python_function', 'Operator')
+       -- autograd's node calls: the backward phase of traces without phase ranges
+       OR (cat = 'cpu_op' AND starts_with(name, 'autograd::engine::evaluate_function: ')));

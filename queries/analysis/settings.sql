@@ -1,4 +1,4 @@
--- analysis/settings.sql (version 3): the name patterns that give ranges their meaning.
+-- analysis/settings.sql (version 4): the name patterns that give ranges their meaning.
 -- Reads: nothing.   Used by: analysis/module_ranges.sql, analysis/host_ranges.sql,
 --        report/report_views.sql.
 -- Defaults understand Anemoi on PyTorch Lightning, and plain torch.profiler traces through the
@@ -37,10 +37,14 @@ SELECT * FROM (VALUES
     ('phase', 'optimizer', '^Optimizer\.(step|zero_grad)#', 2, 3),
     ('phase', 'optimizer', '^\[pl\]\[profile\]\[Strategy\][^\]]*\.optimizer_zero_grad$', 3, 3),
     -- without Lightning (DESIGN.md): the model's forward call, else the rest of a profiler
-    -- step is forward; backward comes from autograd ops (analysis/ownership.sql)
+    -- step is forward; autograd's node calls (on the main thread on CPU, on autograd threads
+    -- on GPU; checkpoint recompute runs inside them) and torch's `## backward ##` are backward
     ('phase_fallback', 'forward', '^## forward ##$', 1, 1),
     ('phase_fallback', 'forward', '^DistributedDataParallel\.forward$', 2, 1),
     ('phase_fallback', 'forward', '^ProfilerStep#\d+$', 3, 1),
+    ('phase_fallback', 'backward', '^## backward ##$', 1, 2),
+    ('phase_fallback', 'backward', '^autograd::engine::evaluate_function: ', 2, 2),
+    ('phase_fallback', 'optimizer', '^## optimizer ##$', 1, 3),
     -- Lightning's module ranges: "[pl][module]<class>: <named_modules path>" (forward only)
     ('module', NULL, '^\[pl\]\[module\][^:]*: (\S+)$', 1, NULL),
     -- module hooks: "Linear model.model.processor.proc.lin_edge fwd" / "... bwd"

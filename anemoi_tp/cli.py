@@ -88,6 +88,8 @@ def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
         con = connect(tmp)
         try:
             result = _load(con, trace, jobs, engine=engine, tp_binary=tp_binary)
+            from .persist import store_analyses
+            store_analyses(con)  # analysis and rule tables, with their query versions
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -189,9 +191,14 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
                    "(repeatable; defaults: queries/rules/_setup.sql).")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Files read in parallel.")
+@click.option("--mlflow", "mlflow_uri", is_flag=False, flag_value="", default=None,
+              metavar="[TRACKING_URI]",
+              help="Also log metrics and the HTML and JSON reports to MLflow: at TRACKING_URI "
+                   "(file:///…/mlruns works offline), else MLFLOW_TRACKING_URI or MLflow's "
+                   "default. Needs anemoi-tp[mlflow].")
 def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top: int,
            config_file: Path | None, batch_patterns: tuple, module_groups: tuple,
-           threshold_opts: tuple, jobs: int | None) -> None:
+           threshold_opts: tuple, jobs: int | None, mlflow_uri: str | None) -> None:
     """Analyse TRACE (trace file, directory of per-rank files, or a DuckDB file from `load`).
 
     Throughput, GPU busy / idle, communication and its overlap with computation, the window
@@ -201,10 +208,7 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
     worst first, with evidence, advice and a ui.perfetto.dev link. DESIGN.md defines every
     number; numbers a trace cannot support are shown as missing, with the reason.
     """
-    import json as _json
-
     from .config import load_config, merge_options, merge_thresholds
-    from .report import build_report
     from .report.text import render_text
 
     file_patterns, file_thresholds = load_config(config_file)
@@ -213,10 +217,14 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
     if fmt is None:
         fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
             output.suffix.lower() if output else "", "text")
+    if mlflow_uri is not None:
+        from .tracking import require_mlflow
+        require_mlflow()  # before the work: a missing extra is one line, exit 2
     con = _open_trace(trace, jobs)
-    data = build_report(con, patterns, thresholds=thresholds)
+    from .session import report_data, report_json
+    data = report_data(con, patterns, thresholds)  # stored analyses of a .duckdb where current
     if fmt == "json":
-        text = _json.dumps(data, indent=2, default=str) + "\n"
+        text = report_json(data)
     elif fmt == "html":
         from .report.render import render_html
         text = render_html(data, top=top)
@@ -226,6 +234,11 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
     else:
         text = render_text(data, detailed=detailed, top=top)
     _write_output(text, output)
+    if mlflow_uri is not None:
+        from .tracking import log_report_files, tracking_uri_from
+        run_id, uri = log_report_files(data, tracking_uri_from(mlflow_uri), top=top,
+                                       run_name=f"anemoi-tp {Path(trace).name}")
+        click.echo(f"logged to MLflow run {run_id} ({uri})", err=True)
 
 
 def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
@@ -368,6 +381,25 @@ def open_(trace: str, at_name: str | None, window: str | None, rank: int | None,
             time.sleep(3600)
     except KeyboardInterrupt:
         server.shutdown()
+
+
+@cli.command()
+@click.argument("trace", type=click.Path(path_type=str))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write into (made if missing).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--force", is_flag=True, help="Replace files of the same names in OUTPUT.")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Files read in parallel.")
+def export(trace: str, out_dir: Path, fmt: str, force: bool, jobs: int | None) -> None:
+    """Write the public views and the analysis and rule tables of TRACE (a trace or a DuckDB
+    file from `load`), one NAME.csv (with a header) or NAME.parquet file each."""
+    from .export import export_tables
+    from .session import ensure_analysed
+
+    con = _open_trace(trace, jobs)
+    ensure_analysed(con)
+    for name, path, rows in export_tables(con, out_dir, fmt, force):
+        click.echo(f"{path}  {rows:,} rows", err=True)
 
 
 @cli.command()

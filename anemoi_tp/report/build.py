@@ -10,16 +10,24 @@ from .. import __version__
 from ..analysis import query_versions, run_analyses
 from ..database import fetch_dicts as _rows, run_sql
 from ..rules import rule_status, run_rules
+from ..rules.run import grouped_findings
 from .memory import memory_section
 
 GPU_KEYS = ("gpu_active_s", "gpu_idle_s", "gpu_idle_pct", "comm_pct")
 
 
 def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
-                 top_annotations: int | None = None, thresholds: dict | None = None) -> dict:
-    """Run the analyses and rules on a loaded database and return the report as a dict."""
-    run_analyses(con, patterns)
-    findings = run_rules(con, thresholds)
+                 top_annotations: int | None = None, thresholds: dict | None = None,
+                 analysed: bool = False) -> dict:
+    """Run the analyses and rules on a loaded database and return the report as a dict.
+
+    ``analysed``: the analysis and rule tables are there already (anemoi_tp/persist.py):
+    only read them; ``patterns`` and ``thresholds`` are then ignored."""
+    if analysed:
+        findings = grouped_findings(con)
+    else:
+        run_analyses(con, patterns)
+        findings = run_rules(con, thresholds)
     run_sql(con, "report/report_views.sql")
     run_sql(con, "report/report_links.sql")
     missing: dict[Any, dict[str, str]] = {}

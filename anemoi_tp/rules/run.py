@@ -43,6 +43,11 @@ def run_rules(con: duckdb.DuckDBPyConnection, thresholds: dict | None = None) ->
         run_sql(con, f)
     for f in AFTER_RULES:
         run_sql(con, f)
+    return grouped_findings(con)
+
+
+def grouped_findings(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The findings grouped across ranks (after run_rules, or stored by `load`), worst first."""
     cur = con.execute(
         "SELECT * FROM findings_grouped ORDER BY CASE severity WHEN 'critical' THEN 0 "
         "WHEN 'warning' THEN 1 ELSE 2 END, value / nullif(threshold, 0) DESC NULLS LAST, "

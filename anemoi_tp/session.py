@@ -1,0 +1,94 @@
+"""What `anemoi-tp report`, `export` and the Python API share: settings from options, opening a
+source, the report built on stored analyses where they are current, and the report's JSON text."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import duckdb
+
+from .config import load_config, merge_options, merge_thresholds
+from .database import attach_loaded, connect, is_duckdb_file
+from .errors import InputError
+from .persist import analyse, stored_analyses_status
+
+ThresholdOptions = Mapping[str, float] | Mapping[str, Mapping[str, float]] | Iterable[str] | None
+
+
+def threshold_strings(thresholds: ThresholdOptions) -> tuple[str, ...]:
+    """``RULE.NAME=VALUE`` strings from {"rule.name": v}, {"rule": {"name": v}} or the strings."""
+    if not thresholds:
+        return ()
+    if isinstance(thresholds, str):
+        return (thresholds,)
+    if isinstance(thresholds, Mapping):
+        out = []
+        for key, value in thresholds.items():
+            if isinstance(value, Mapping):
+                out.extend(f"{key}.{name}={v}" for name, v in value.items())
+            else:
+                out.append(f"{key}={value}")
+        return tuple(out)
+    return tuple(thresholds)
+
+
+def resolve_settings(config: str | Path | None = None, batch: Iterable[str] = (),
+                     module_groups: Iterable[str] = (),
+                     thresholds: ThresholdOptions = None) -> tuple[dict, dict]:
+    """(patterns, thresholds) as `report` builds them: the TOML file, then the options on top."""
+    file_patterns, file_thresholds = load_config(Path(config) if config is not None else None)
+    if isinstance(batch, str):
+        batch = (batch,)
+    if isinstance(module_groups, str):
+        module_groups = (module_groups,)
+    patterns = merge_options(file_patterns, tuple(batch), tuple(module_groups))
+    return patterns, merge_thresholds(file_thresholds, threshold_strings(thresholds))
+
+
+def open_source(source: str | Path, load: Callable[[duckdb.DuckDBPyConnection], object]
+                ) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    """(database, is a database file): a `.duckdb` from `load` attached read-only, else the
+    trace loaded in memory by ``load`` plus any memory snapshot beside the traces."""
+    from .ingest.snapshot import is_pickle, load_snapshot
+
+    path = Path(source)
+    if path.is_file() and is_pickle(path):
+        raise InputError(path, "is a pickle (a memory snapshot?): use `anemoi-tp memory` for snapshots, "
+                               "or put it beside the traces of a directory")
+    if is_duckdb_file(path):
+        return attach_loaded(path), True
+    con = connect()
+    load(con)
+    if path.is_dir():
+        for i, snap in enumerate(sorted(p for p in path.iterdir() if p.suffix == ".pickle" and is_pickle(p))):
+            load_snapshot(con, snap, snapshot_id=i)
+    return con, False
+
+
+def ensure_analysed(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
+                    thresholds: dict | None = None, memory: bool = True, reuse: bool = True) -> bool:
+    """Make the analysis and rule tables: reuse stored ones where they are current and no
+    setting differs from the defaults; else compute them (in memory). True when reused."""
+    if reuse and not patterns and not thresholds and stored_analyses_status(con)[0]:
+        return True
+    analyse(con, patterns, thresholds, memory=memory)
+    return False
+
+
+def report_data(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
+                thresholds: dict | None = None, analysed: bool = False) -> dict:
+    """The report as a dict (`build_report`), on stored analyses where they are current.
+
+    ``analysed``: the tables were just made with these settings (the Python API keeps track)."""
+    from .report import build_report
+
+    if not analysed:
+        # the memory tables are made by the report itself (report/memory.py)
+        ensure_analysed(con, patterns, thresholds, memory=False)
+    return build_report(con, analysed=True)
+
+
+def report_json(data: dict) -> str:
+    """The text of `anemoi-tp report -f json` (and of the JSON that MLflow gets)."""
+    return json.dumps(data, indent=2, default=str) + "\n"

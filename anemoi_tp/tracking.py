@@ -16,12 +16,15 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InputError
 
 MISSING_MLFLOW = "MLflow logging needs the mlflow package: pip install 'anemoi-tp[mlflow]'"
 SEVERITIES = ("critical", "warning", "info")
+FILE_STORE_ENV = "MLFLOW_ALLOW_FILE_STORE"
 _SCALARS = ("batches", "total_s", "throughput_it_s", "gpu_active_s", "gpu_idle_s", "gpu_idle_pct",
             "comm_pct")
 
@@ -33,10 +36,10 @@ def _key(text: str) -> str:
 
 def require_mlflow() -> None:
     """InputError (one line, exit 2 on the command line) when mlflow is not installed."""
-    import importlib.util
-
-    if importlib.util.find_spec("mlflow") is None:
-        raise InputError(None, MISSING_MLFLOW)
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        raise InputError(None, MISSING_MLFLOW) from None
 
 
 def report_metrics(data: dict) -> dict[str, float]:
@@ -90,10 +93,35 @@ def log_report(data: dict, json_text: str, html_text: str, tracking_uri: str | N
     """
     try:
         import mlflow
+        from mlflow.exceptions import MlflowException
     except ImportError:
         raise InputError(None, MISSING_MLFLOW) from None
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
+    try:
+        with _file_store_allowed(mlflow.get_tracking_uri()):
+            return _log(mlflow, data, json_text, html_text, run_name)
+    except MlflowException as exc:
+        raise InputError(None, f"MLflow ({mlflow.get_tracking_uri()}): "
+                               f"{str(exc).strip().splitlines()[0]}") from None
+
+
+@contextmanager
+def _file_store_allowed(uri: str) -> Iterator[None]:
+    """MLflow 3 refuses a file store (file:///…/mlruns) unless MLFLOW_ALLOW_FILE_STORE=true;
+    naming one is asking for it, so allow it while logging (and only then)."""
+    is_file = uri.startswith("file:") or "://" not in uri and not uri.startswith(("sqlite:", "databricks"))
+    if not is_file or FILE_STORE_ENV in os.environ:
+        yield
+        return
+    os.environ[FILE_STORE_ENV] = "true"
+    try:
+        yield
+    finally:
+        os.environ.pop(FILE_STORE_ENV, None)
+
+
+def _log(mlflow, data: dict, json_text: str, html_text: str, run_name: str | None) -> tuple[str, str]:
     active = mlflow.active_run()
     run = active or mlflow.start_run(run_name=run_name)
     try:

@@ -35,6 +35,7 @@ CONDITIONAL = {
                  "mem_device_summary", "mem_peak", "mem_largest", "mem_sites", "mem_ooms",
                  "mem_churn")
 }
+CONDITIONAL["analysis_versions"] = "made only by `anemoi-tp load -o FILE` (anemoi_tp/persist.py)"
 
 
 # -- headers and versions ------------------------------------------------------------------

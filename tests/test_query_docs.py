@@ -16,7 +16,7 @@ import pytest
 
 from anemoi_tp.catalog import (MANIFEST, Relation, header, manifest_problems, read_manifest,
                                relations, update_manifest)
-from anemoi_tp.database import connect
+from anemoi_tp.database import connect, run_sql
 from anemoi_tp.demo.generate import DemoConfig, generate_trace_set
 from anemoi_tp.ingest import load_traces
 from anemoi_tp.ingest.snapshot import load_snapshot
@@ -35,7 +35,6 @@ CONDITIONAL = {
                  "mem_device_summary", "mem_peak", "mem_largest", "mem_sites", "mem_ooms",
                  "mem_churn")
 }
-CONDITIONAL["analysis_versions"] = "made only by `anemoi-tp load -o FILE` (anemoi_tp/persist.py)"
 
 
 # -- headers and versions ------------------------------------------------------------------
@@ -250,6 +249,7 @@ def _pipeline(trace_dir: Path, snapshot: Path | None) -> duckdb.DuckDBPyConnecti
     if snapshot:
         load_snapshot(con, snapshot)
     build_report(con)
+    run_sql(con, "persist/analysis_versions.sql")  # what `load -o FILE` adds (persist.py)
     return con
 
 

@@ -214,7 +214,7 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
         fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
             output.suffix.lower() if output else "", "text")
     con = _open_trace(trace, jobs)
-    data = build_report(con, patterns, thresholds=thresholds)
+    data = build_report(con, patterns, thresholds=thresholds, top=top)
     if fmt == "json":
         text = _json.dumps(data, indent=2, default=str) + "\n"
     elif fmt == "html":

@@ -42,6 +42,7 @@ class Section:
     columns: tuple[Column, ...]
     missing: str                      # shown when the view has no rows (or does not exist)
     per_rank: bool = True             # one row (or more) per rank: collapsed in HTML at many ranks
+    every_rank: bool = False          # kept for every rank even beyond ALL_RANKS_UP_TO ranks
     limit_key: str | None = None      # a column holding a position: rows beyond `top` are left out
     note: str = ""                    # one line under the title, in every format
 
@@ -70,10 +71,10 @@ SECTIONS: tuple[Section, ...] = (
             (RANK, _c("Total", "total_ms", "ms", F3), _c("Batches", "batches"),
              _c("Step", "step_ms", "ms", F3), _c("Throughput", "throughput_it_s", "it/s", F2),
              _c("GPU idle", "gpu_idle_pct", "%", F2), _c("Comm", "comm_pct", "%", F2)),
-            "no rank"),
+            "no rank", every_rank=True),
     Section("missing", "Not computed", "section_missing",
             (_c("Rank", "rank"), _c("Part", "section", fmt="text"), _c("Why", "reason", fmt="text")),
-            "every number could be computed"),
+            "every number could be computed", every_rank=True),
     Section("links", "Where to look", "section_links",
             (RANK, _c("Spot", "spot", fmt="text"), _c("What", "what", fmt="text"),
              _c("Link", "perfetto_url", fmt="link")),
@@ -92,7 +93,7 @@ SECTIONS: tuple[Section, ...] = (
              _c("Memory ops", "memory_ops_ms", "ms", F3), _c("Data loader", "data_loader_ms", "ms", F3),
              _c("Comm∩comp", "overlap_ms", "ms", F3), _c("Of comm", "overlap_pct_of_comm", "%", F1),
              _c("Of comp", "overlap_pct_of_comp", "%", F1)),
-            "no rank has a window"),
+            "no rank has a window", every_rank=True),
     Section("module_gpu", "Module GPU time, forward and backward", "section_module_gpu",
             (RANK, _c("Module group", "module", fmt="text"), _c("Dir", "direction", fmt="text"),
              _c("GPU", "gpu_ms", "ms", F3)),
@@ -165,18 +166,42 @@ def _view_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
                             [name]).fetchone()[0])
 
 
+ALL_RANKS_UP_TO = 64   # beyond it, per-rank detail shows the timeline's ranks (every format)
+TOP_MANY_RANKS = 5     # annotations per rank beyond 16 ranks
+
+
 def collect(con: duckdb.DuckDBPyConnection, top: int | None = None) -> list[dict]:
     """Every section as {id, title, note, per_rank, columns, rows, missing}; rows hold the view's
-    values (JSON), `missing` the reason when there are none."""
+    values (JSON), `missing` the reason when there are none.
+
+    A report stays readable (and small) at 1000 ranks: beyond 16 ranks the annotation table
+    keeps TOP_MANY_RANKS per rank; beyond ALL_RANKS_UP_TO ranks the per-rank detail sections
+    keep the ranks the timeline shows (report_links.sql: slowest, median, fastest, rank 0);
+    the note says so. The overview, GPU and cross-rank sections keep every rank.
+    """
+    n_ranks = con.execute("SELECT count(*) FROM ranks").fetchone()[0]
+    if n_ranks > 16:
+        top = min(top or TOP_MANY_RANKS, TOP_MANY_RANKS)
+    shown = None
+    if n_ranks > ALL_RANKS_UP_TO:
+        shown = {r for (r,) in con.execute("SELECT rank FROM rl_shown_ranks").fetchall()}
     out = []
     for s in SECTIONS:
         rows: list[dict] = []
+        note = s.note
         if _view_exists(con, s.view):
             keys = [c.key for c in s.columns]
             rows = [{k: r[k] for k in keys} for r in fetch_dicts(con, s.view)]
             if s.limit_key and top is not None:
                 rows = [r for r in rows if r[s.limit_key] <= top]
-        out.append({"id": s.id, "title": s.title, "note": s.note, "per_rank": s.per_rank,
+                if n_ranks > 16:
+                    note = f"top {top} per rank ({n_ranks} ranks)"
+            if shown is not None and "rank" in keys and not s.every_rank:
+                rows = [r for r in rows if r["rank"] in shown]
+                note = ((note + "; ") if note else "") + (
+                    f"{len(shown)} of {n_ranks} ranks: those of the timeline (slowest, median, "
+                    "fastest, rank 0); every rank: anemoi-tp query")
+        out.append({"id": s.id, "title": s.title, "note": note, "per_rank": s.per_rank,
                     "columns": [{"header": c.header, "key": c.key, "unit": c.unit, "format": c.fmt}
                                 for c in s.columns],
                     "rows": rows, "missing": None if rows else s.missing})

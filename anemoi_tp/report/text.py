@@ -12,8 +12,10 @@ def tail(text: str, width: int = 70) -> str:
 
 
 def _table(title: str, note: str, columns: list[str], rows: list[list[str]]) -> str:
-    # links stay whole (to copy); other long cells keep their tail
-    rows = [[c if c.startswith("https://") else tail(c) for c in r] for r in rows]
+    # links and reasons stay whole (to copy, to read); other long cells keep their tail
+    whole = {i for i, c in enumerate(columns) if c == "Why"}
+    rows = [[c if c.startswith("https://") or i in whole else tail(c) for i, c in enumerate(r)]
+            for r in rows]
     body = rows_as_table(columns, rows, max_width=10**6).splitlines()[:-1]  # drop "(n rows)"
     return "\n".join([title, "=" * len(title), *([note] if note else []), *body, ""])
 

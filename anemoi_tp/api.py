@@ -212,8 +212,8 @@ class Trace:
                top: int = 25, mlflow: bool | str = False, run_name: str | None = None) -> dict:
         """The report as `anemoi-tp report -f json` writes it, parsed: ``json.dumps(r, indent=2)``
         gives the CLI's bytes. The options are the CLI's; settings that differ from the
-        current ones recompute the analysis tables (in memory). ``top`` sets the annotation
-        rows of the HTML report that ``mlflow`` logs (the JSON keeps all).
+        current ones recompute the analysis tables (in memory). ``top`` is the CLI's ``--top``
+        (annotation rows per rank in the report's sections).
 
         ``mlflow``: True logs metrics and the HTML and JSON reports into the active MLflow run
         (else a new run; ``MLFLOW_TRACKING_URI`` or MLflow's default store); a string is the
@@ -224,7 +224,7 @@ class Trace:
         """
         patterns, thr = resolve_settings(config, batch, module_groups, thresholds)
         self._analyse(patterns, thr)
-        data = report_data(self._db(), analysed=True)
+        data = report_data(self._db(), analysed=True, top=top)
         text = report_json(data)
         if mlflow:
             from .report.render import render_html

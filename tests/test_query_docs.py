@@ -33,7 +33,8 @@ CONDITIONAL = {
     name: "made only when a memory snapshot is loaded (ingest/snapshot.py load_snapshot)"
     for name in ("memory_snapshots", "mem_segments", "mem_blocks", "mem_trace", "mem_pool_summary",
                  "mem_device_summary", "mem_peak", "mem_largest", "mem_sites", "mem_ooms",
-                 "mem_churn")
+                 "mem_churn", "section_snapshot_devices", "section_snapshot_sites",
+                 "section_snapshot_ooms")
 }
 
 

@@ -39,9 +39,10 @@ def test_cpu_only_trace_says_the_rules_could_not_run(tmp_path):
                                          "no GPU activity in the window")
     text = render_text(rep)
     assert "No rule fired." not in text
-    # 9 rules say "no GPU activity", the two cross-rank ones also "needs two or more ranks"
+    # 9 rules say "no GPU activity", the two cross-rank ones also "needs two or more ranks",
+    # memory_oom "no memory snapshot"
     assert ("Rules not evaluated: no GPU activity in the window; needs two or more ranks with "
-            "GPU activity in a window\n") in text
+            "GPU activity in a window; no memory snapshot\n") in text
     assert "No rule fired." not in render_markdown(rep)
 
 
@@ -54,7 +55,7 @@ def test_trace_without_batch_ranges(tmp_path):
         "trace_span", 0, 100_000)
     status = {s["rule"]: (s["status"], s["reason"]) for s in rep["rule_status"]}
     not_run = {r for r, (st, _) in status.items() if st != "ran"}
-    assert not_run == {"data_loader_stall", "low_occupancy", "straggler", "load_imbalance"}
+    assert not_run == {"data_loader_stall", "low_occupancy", "straggler", "load_imbalance", "memory_oom"}
     # idle 3 µs of 100: no bottleneck; only the note that no module range exists
     assert [(f["rule"], f["severity"]) for f in rep["findings"]] == [("missing_annotations", "info")]
 

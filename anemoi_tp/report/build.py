@@ -12,17 +12,22 @@ from ..database import fetch_dicts as _rows, run_sql
 from ..rules import rule_status, run_rules
 from ..rules.run import grouped_findings
 from .memory import memory_section
+from .sections import collect
 
 GPU_KEYS = ("gpu_active_s", "gpu_idle_s", "gpu_idle_pct", "comm_pct")
 
 
 def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
                  top_annotations: int | None = None, thresholds: dict | None = None,
-                 analysed: bool = False) -> dict:
+                 analysed: bool = False, top: int | None = None) -> dict:
     """Run the analyses and rules on a loaded database and return the report as a dict.
 
-    ``analysed``: the analysis and rule tables are there already (anemoi_tp/persist.py):
-    only read them; ``patterns`` and ``thresholds`` are then ignored."""
+    `sections` holds every report section (sections.py) with the rows of its SQL view; the
+    other keys are the stable JSON report. Missing numbers are NULL in the views: this only
+    copies them (report_views.sql decides). ``analysed``: the analysis and rule tables are
+    there already (anemoi_tp/persist.py): only read them; ``patterns`` and ``thresholds`` are
+    then ignored.
+    """
     if analysed:
         findings = grouped_findings(con)
     else:
@@ -30,6 +35,12 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         findings = run_rules(con, thresholds)
     run_sql(con, "report/report_views.sql")
     run_sql(con, "report/report_links.sql")
+    run_sql(con, "report/report_sections.sql")
+    memory = memory_section(con)
+    if memory.get("events"):
+        run_sql(con, "report/report_memory.sql")
+    if memory.get("snapshots"):
+        run_sql(con, "report/report_snapshot.sql")
     missing: dict[Any, dict[str, str]] = {}
     for m in _rows(con, "report_missing"):
         missing.setdefault(m["rank"], {})[m["section"]] = m["reason"]
@@ -40,58 +51,42 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
     for r in _rows(con, "report_ranks"):
         rank = r["rank"]
         miss = missing.get(rank, {})
-        no_window, no_gpu = "window" in miss, "gpu" in miss
-        item = {
-            "rank": rank,
-            "batches": r["batches"],
-            "window_source": r["window_source"],
-            "total_s": r["total_s"],
-            "throughput_it_s": r["throughput_it_s"],
-        }
-        gpu_ok = not (no_window or no_gpu)
-        for k in GPU_KEYS:
-            item[k] = r[k] if gpu_ok else None
-        item["gpu_time"] = {
-            "computation_s": r["computation_s"] if gpu_ok else None,
-            "communication_s": r["communication_s"] if gpu_ok else None,
-            "memory_ops_s": r["memory_ops_s"] if gpu_ok else None,
-            "data_loader_s": r["data_loader_s"] if not no_window else None,
-        }
-        item["overlap"] = {
-            "overlap_s": r["overlap_s"] if gpu_ok else None,
-            "pct_of_total": r["overlap_pct_of_total"] if gpu_ok else None,
-            "pct_of_comm": r["overlap_pct_of_comm"] if gpu_ok else None,
-            "pct_of_comp": r["overlap_pct_of_comp"] if gpu_ok else None,
-        }
+        item = {k: r[k] for k in ("rank", "batches", "window_source", "total_s", "throughput_it_s",
+                                  *GPU_KEYS)}
+        item["gpu_time"] = {k: r[k] for k in ("computation_s", "communication_s", "memory_ops_s",
+                                              "data_loader_s")}
+        item["overlap"] = {"overlap_s": r["overlap_s"], "pct_of_total": r["overlap_pct_of_total"],
+                           "pct_of_comm": r["overlap_pct_of_comm"], "pct_of_comp": r["overlap_pct_of_comp"]}
         for key, dim in (("phases", "phase"), ("modules", "module")):
-            ok = not no_window and key not in miss
-            item[key] = [{"name": b["name"], "duration_s": b["duration_s"], "pct": b["pct"],
-                          "comm_pct": b["comm_pct"]}
-                         for b in breakdown if b["rank"] == rank and b["dim"] == dim] if ok else None
-        item["module_gpu"] = ([{k: m[k] for k in ("module", "direction", "gpu_s")}
-                               for m in module_gpu if m["rank"] == rank]
-                              if gpu_ok and "modules" not in miss else None)
+            parts = [{"name": b["name"], "duration_s": b["duration_s"], "pct": b["pct"],
+                      "comm_pct": b["comm_pct"]}
+                     for b in breakdown if b["rank"] == rank and b["dim"] == dim]
+            item[key] = parts or None   # the view has no rows where the split is missing
+        mg = [{k: m[k] for k in ("module", "direction", "gpu_s")} for m in module_gpu if m["rank"] == rank]
+        item["module_gpu"] = mg or None
         anns = [{k: a[k] for k in ("name", "direction", "module", "calls", "gpu_total_s", "avg_us",
                                    "max_us", "min_us", "overlap_pct")}
-                for a in annotations if a["rank"] == rank] if gpu_ok else None
-        if anns is not None and top_annotations is not None:
+                for a in annotations if a["rank"] == rank]
+        if top_annotations is not None:
             anns = anns[:top_annotations]
-        item["annotations"] = anns
+        # missing (None) where the GPU numbers are (the view decided), [] where none owns GPU time
+        item["annotations"] = anns if r["gpu_active_s"] is not None else None
         reasons = dict(miss)
-        if no_window:
+        if "window" in miss:
             reasons.setdefault("gpu", miss["window"])
         item["missing"] = reasons
         ranks.append(item)
 
     collectives: dict[str, Any] = {}
     for c in _rows(con, "report_collectives"):
-        k = collectives.setdefault(c["kind"], {"instances": c["instances"], "ranks": []})
+        k = collectives.setdefault(c["kind"], {"instances": c["instances"], "ranks": [],
+                                               "straggler_rank": None})
         k["ranks"].append({"rank": c["rank"], "instances": c["instances"],
                            "transfer_s": c["transfer_s"], "wait_s": c["wait_s"],
                            "last_arrivals": c["last_arrivals"]})
+        if c["straggler"]:   # collective_straggler: the one definition the rule uses too
+            k["straggler_rank"] = c["rank"]
     for k in collectives.values():
-        worst = max(k["ranks"], key=lambda x: (x["last_arrivals"], -x["rank"]))
-        k["straggler_rank"] = worst["rank"] if worst["last_arrivals"] else None
         k["instances"] = max(x["instances"] for x in k["ranks"])
     meta_rows = _rows(con, "ranks")
     for m in meta_rows:
@@ -112,5 +107,10 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         "rule_status": rule_status(con),
         "links": _rows(con, "report_links"),
         "timeline": _rows(con, "report_timeline"),
-        "memory": memory_section(con),
+        "timeline_batches": _rows(con, "report_timeline_batches"),
+        "rank_metrics": _rows(con, "section_rank_metrics"),
+        "memory": memory,
+        "memory_curve": (_rows(con, "report_memory_curve") if memory.get("events") else []),
+        "memory_batches": (_rows(con, "report_memory_batches") if memory.get("events") else []),
+        "sections": collect(con, top if top is not None else top_annotations),
     }

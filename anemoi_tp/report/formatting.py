@@ -21,9 +21,9 @@ def mib(nbytes: float | None) -> str:
 
 def rank_span(ranks: list[int] | None) -> str:
     """'rank 3', 'ranks 0–3, 5': runs of consecutive ranks joined by an en dash."""
-    if not ranks:
+    rs = sorted({r for r in ranks or [] if r is not None})  # a snapshot's finding has no rank
+    if not rs:
         return "no rank"
-    rs = sorted(set(ranks))
     runs: list[list[int]] = []
     for r in rs:
         if runs and r == runs[-1][-1] + 1:

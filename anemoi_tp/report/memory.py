@@ -9,8 +9,10 @@ from .formatting import mib as _mib, num
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
-                            [name]).fetchone()[0])
+    """The table exists and has rows (the snapshot tables exist empty once the rules ran)."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0]:
+        return False
+    return bool(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
 
 
 def memory_section(con: duckdb.DuckDBPyConnection, top: int = 10) -> dict:

@@ -37,6 +37,7 @@ def apply_thresholds(con: duckdb.DuckDBPyConnection, thresholds: dict[str, dict[
 def run_rules(con: duckdb.DuckDBPyConnection, thresholds: dict | None = None) -> list[dict]:
     """Fill `findings` (after run_analyses) and return them grouped across ranks, worst first."""
     run_sql(con, "rules/_setup.sql")
+    run_sql(con, "memory/schema.sql")  # empty snapshot tables unless one was loaded: memory_oom reads them
     if thresholds:
         apply_thresholds(con, thresholds)
     for f in RULE_FILES:

@@ -1,4 +1,4 @@
--- analysis/collectives.sql (version 2): collectives matched across ranks: transfer and wait.
+-- analysis/collectives.sql (version 3): collectives matched across ranks: transfer and wait.
 -- Reads: gpu_activities, analysis_window, ranks.   Used by: cross-rank view, findings.
 --
 -- DESIGN.md: collectives are matched across ranks by order per (kernel name, stream): the
@@ -45,3 +45,17 @@ JOIN groups g USING (name, stream, seq)
 LEFT JOIN analysis_window w ON w.rank = c.rank
 WHERE g.n = (SELECT count(*) FROM ranks) AND g.n > 1
 ORDER BY kind, name, stream, seq, rank;
+
+-- The straggler, one definition for the rule (rules/straggler.sql) and the reports: the rank
+-- that arrived last at the most matched collectives in the window (ties: the lowest rank), per
+-- collective kind and over all kinds (kind NULL). No row where no collective is matched.
+-- @view collective_straggler  one row per kind (and one with kind NULL: all kinds)
+-- @column kind         collective kind, NULL for all kinds together
+-- @column rank         the straggler
+-- @column n_late       collectives it arrived last at
+CREATE OR REPLACE VIEW collective_straggler AS
+SELECT kind, arg_max(rank, (n_late, -rank)) AS rank, max(n_late) AS n_late
+FROM (SELECT kind, straggler AS rank, count(DISTINCT (kind, name, stream, seq)) AS n_late
+      FROM collective_matches WHERE in_window GROUP BY GROUPING SETS ((kind, straggler), (straggler)))
+GROUP BY kind
+ORDER BY kind NULLS FIRST;

@@ -1,4 +1,4 @@
--- report/report_links.sql (version 2): the spots a report links to, and its GPU timelines.
+-- report/report_links.sql (version 3): the spots a report links to, and its GPU timelines.
 -- Reads: batches, analysis_window, gpu_activities, gpu_owners, annotation_stats, host_ranges,
 --        trace_files (perfetto_url, rules/_setup.sql).   Used by: HTML and Markdown reports.
 --
@@ -13,11 +13,35 @@
 CREATE OR REPLACE TEMP TABLE rl_activities AS
 SELECT rank, 'gpu' AS grp, class, ts, ts + dur AS end_ts FROM gpu_activities;
 CREATE OR REPLACE TEMP TABLE rl_busy AS SELECT * FROM clip_to_window(rl_activities);
+-- the batches the timeline shows: of each rank its first, median (lower median; ties: the
+-- earlier) and slowest (ties: the earlier) complete batch; where there are more than 16 ranks,
+-- the ranks of the 12 slowest batches, the rank of the median one, the fastest and rank 0
+-- (ties: the lower rank), so the page stays small at 1000 ranks (the heatmap shows them all).
+CREATE OR REPLACE TEMP TABLE rl_ranked AS
+SELECT rank, batch, ts, end_ts, end_ts - ts AS len,
+       row_number() OVER (PARTITION BY rank ORDER BY end_ts - ts, batch) AS by_len,
+       count(*) OVER (PARTITION BY rank) AS n,
+       min(batch) OVER (PARTITION BY rank) AS first_batch
+FROM batches WHERE complete;
+CREATE OR REPLACE TEMP TABLE rl_rank_slowest AS
+SELECT rank, max(len) AS slowest FROM rl_ranked GROUP BY rank;
+CREATE OR REPLACE TEMP TABLE rl_shown_ranks AS
+WITH o AS (SELECT rank, row_number() OVER (ORDER BY slowest DESC, rank) AS pos,
+                  count(*) OVER () AS n FROM rl_rank_slowest)
+SELECT rank FROM o
+WHERE n <= 16 OR pos <= 12 OR pos = (n + 1) // 2 OR pos = n OR rank = (SELECT min(rank) FROM o);
+CREATE OR REPLACE TEMP TABLE rl_timeline_batches AS
+SELECT r.rank, r.batch, r.ts, r.end_ts,
+       list_filter([CASE WHEN r.batch = r.first_batch THEN 'first' END,
+                    CASE WHEN r.by_len = (r.n + 1) // 2 THEN 'median' END,
+                    CASE WHEN r.by_len = r.n THEN 'slowest' END], lambda x: x IS NOT NULL) AS roles
+FROM rl_ranked r JOIN rl_shown_ranks USING (rank)
+WHERE r.by_len IN ((r.n + 1) // 2, r.n) OR r.batch = r.first_batch;
 CREATE OR REPLACE TEMP TABLE rl_batch_activities AS
-WITH b AS (SELECT rank, batch, ts, end_ts FROM batches WHERE complete AND batch <= 4)
 SELECT b.rank, {'batch': b.batch, 'class': g.class} AS grp,
        greatest(g.ts, b.ts) AS ts, least(g.ts + g.dur, b.end_ts) AS end_ts
-FROM b JOIN gpu_activities g ON g.rank = b.rank AND g.ts < b.end_ts AND g.ts + g.dur > b.ts;
+FROM rl_timeline_batches b
+JOIN gpu_activities g ON g.rank = b.rank AND g.ts < b.end_ts AND g.ts + g.dur > b.ts;
 
 CREATE OR REPLACE VIEW report_links AS
 WITH slowest AS (
@@ -46,16 +70,33 @@ UNION ALL
 SELECT rank, 'top_annotation', name, ts, end_ts, perfetto_url(rank, ts, end_ts) FROM top_annotation
 ORDER BY rank, kind;
 
--- @view report_timeline    GPU busy intervals per class for the first batches of each rank
+-- @view report_timeline_batches  the batches the timeline shows (see rl_timeline_batches)
 -- @column rank             rank
--- @column batch            batch number (the first four complete batches)
+-- @column batch            batch number
+-- @column roles            why it is shown: first, median and / or slowest of its rank
+-- @column batch_ns         its length, ns
+-- @column perfetto_url     ui.perfetto.dev at the batch
+CREATE OR REPLACE VIEW report_timeline_batches AS
+SELECT rank, batch, roles, end_ts - ts AS batch_ns, perfetto_url(rank, ts, end_ts) AS perfetto_url
+FROM rl_timeline_batches ORDER BY rank, batch;
+
+-- @view report_timeline    GPU busy intervals per class in the shown batches, merged across
+--                          gaps shorter than 1/1000 of the longest shown batch (under a pixel:
+--                          the JSON and the page stay small)
+-- @column rank             rank
+-- @column batch            batch number (report_timeline_batches)
 -- @column class            computation | communication | memory
 -- @column start_ns         start, ns from the batch's start
 -- @column end_ns           end, ns from the batch's start
 -- @column batch_ns         the batch's length, ns
+CREATE OR REPLACE TEMP TABLE rl_resolution AS
+SELECT greatest(max(end_ts - ts) // 1000, 1) AS r FROM rl_timeline_batches;
+-- islands of the activities stretched by the resolution: gaps shorter than it close
+CREATE OR REPLACE TEMP TABLE rl_stretched AS
+SELECT rank, grp, ts, end_ts + (SELECT r FROM rl_resolution) AS end_ts FROM rl_batch_activities;
 CREATE OR REPLACE VIEW report_timeline AS
 SELECT i.rank, i.grp.batch AS batch, i.grp.class AS class, i.ts - b.ts AS start_ns,
-       i.end_ts - b.ts AS end_ns, b.end_ts - b.ts AS batch_ns
-FROM busy_islands(rl_batch_activities) i
-JOIN batches b ON b.rank = i.rank AND b.batch = i.grp.batch AND b.complete
+       least(i.end_ts - (SELECT r FROM rl_resolution), b.end_ts) - b.ts AS end_ns, b.end_ts - b.ts AS batch_ns
+FROM busy_islands(rl_stretched) i
+JOIN rl_timeline_batches b ON b.rank = i.rank AND b.batch = i.grp.batch
 ORDER BY rank, batch, class, start_ns;

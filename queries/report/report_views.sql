@@ -1,7 +1,9 @@
--- report/report_views.sql (version 2): the numbers of a report, in seconds and percent.
+-- report/report_views.sql (version 3): the numbers of a report, in seconds and percent.
 -- Reads: analysis_window, gpu_time, attribution, annotation_stats, collective_matches,
 --        host_ranges, gpu_owners, gpu_activities, analysis_patterns, ranks.   Used by: anemoi_tp/report (every format).
--- Missing numbers are NULL here; report_missing says why.
+-- Missing numbers are NULL here (the one place that decides it: no window, no GPU activity,
+-- no phase or module ranges); report_missing says why. The section_* views of
+-- report_sections.sql read these.
 --
 -- @view report_ranks       one row per rank: the overview
 -- @column rank             rank
@@ -32,14 +34,16 @@ SELECT w.rank, w.batches, w.source AS window_source,
        g.computation_ns / 1e9 AS computation_s,
        g.communication_ns / 1e9 AS communication_s,
        g.memory_ns / 1e9 AS memory_ops_s,
-       g.data_loader_ns / 1e9 AS data_loader_s,
+       CASE WHEN w.ts IS NOT NULL THEN gt.data_loader_ns / 1e9 END AS data_loader_s,
        g.overlap_ns / 1e9 AS overlap_s,
        100.0 * g.overlap_ns / w.total_ns AS overlap_pct_of_total,
        100.0 * g.overlap_ns / nullif(g.communication_ns, 0) AS overlap_pct_of_comm,
        100.0 * g.overlap_ns / nullif(g.computation_ns, 0) AS overlap_pct_of_comp
 FROM analysis_window w
-LEFT JOIN gpu_time g USING (rank)
-LEFT JOIN (SELECT rank, count(*) AS n FROM gpu_activities GROUP BY rank) a USING (rank)
+LEFT JOIN gpu_time gt USING (rank)
+-- GPU numbers only where the rank has a window and GPU activity (else NULL, not 0)
+LEFT JOIN gpu_time g ON g.rank = w.rank AND w.ts IS NOT NULL
+     AND EXISTS (SELECT 1 FROM gpu_activities a WHERE a.rank = w.rank)
 ORDER BY w.rank;
 
 -- @view report_missing     one row per (rank, section) that cannot be computed
@@ -110,6 +114,9 @@ SELECT w.rank, n.dim, n.name,
 FROM analysis_window w CROSS JOIN names n
 LEFT JOIN attribution a ON a.rank = w.rank AND a.dim = n.dim AND a.owner = n.name
 WHERE w.ts IS NOT NULL
+  -- no rows for a rank whose phases / modules report_missing lists
+  AND NOT EXISTS (SELECT 1 FROM report_missing m WHERE m.rank = w.rank
+                  AND m.section = CASE n.dim WHEN 'phase' THEN 'phases' ELSE 'modules' END)
 ORDER BY w.rank, n.dim DESC, n.tier, n.ord, n.name;
 
 -- @view report_module_gpu  GPU time of each module group, forward and backward apart
@@ -120,7 +127,9 @@ ORDER BY w.rank, n.dim DESC, n.tier, n.ord, n.name;
 CREATE OR REPLACE VIEW report_module_gpu AS
 SELECT rank, split_part(owner, ' ', 1) AS module, split_part(owner, ' ', 2) AS direction,
        gpu_ns / 1e9 AS gpu_s
-FROM attribution WHERE dim = 'module_dir' AND owner <> 'elsewhere'
+FROM attribution a WHERE dim = 'module_dir' AND owner <> 'elsewhere'
+  AND NOT EXISTS (SELECT 1 FROM report_missing m WHERE m.rank = a.rank
+                  AND m.section IN ('window', 'gpu', 'modules'))
 ORDER BY rank, module, direction DESC;
 
 -- @view report_annotations the annotation table, times in µs / s
@@ -137,7 +146,8 @@ ORDER BY rank, module, direction DESC;
 CREATE OR REPLACE VIEW report_annotations AS
 SELECT rank, name, direction, module, calls, gpu_total_ns / 1e9 AS gpu_total_s,
        avg_ns / 1e3 AS avg_us, max_ns / 1e3 AS max_us, min_ns / 1e3 AS min_us, overlap_pct
-FROM annotation_stats
+FROM annotation_stats a
+WHERE NOT EXISTS (SELECT 1 FROM report_missing m WHERE m.rank = a.rank AND m.section IN ('window', 'gpu'))
 ORDER BY rank, gpu_total_ns DESC, name, direction;
 
 -- @view report_collectives per (collective kind, rank): transfer and wait in the window
@@ -147,9 +157,12 @@ ORDER BY rank, gpu_total_ns DESC, name, direction;
 -- @column transfer_s       summed transfer time, s
 -- @column wait_s           summed wait time, s
 -- @column last_arrivals    how many of them this rank arrived at last
+-- @column straggler        whether it is the straggler of that kind (collective_straggler)
 CREATE OR REPLACE VIEW report_collectives AS
-SELECT kind, rank, count(*) AS instances, sum(transfer_ns) / 1e9 AS transfer_s,
-       sum(wait_ns) / 1e9 AS wait_s, count(*) FILTER (WHERE straggler = rank) AS last_arrivals
-FROM collective_matches WHERE in_window
-GROUP BY kind, rank
-ORDER BY kind, rank;
+SELECT c.kind, c.rank, count(*) AS instances, sum(c.transfer_ns) / 1e9 AS transfer_s,
+       sum(c.wait_ns) / 1e9 AS wait_s, count(*) FILTER (WHERE c.straggler = c.rank) AS last_arrivals,
+       coalesce(any_value(s.rank) = c.rank, false) AS straggler
+FROM collective_matches c LEFT JOIN collective_straggler s ON s.kind = c.kind
+WHERE c.in_window
+GROUP BY c.kind, c.rank
+ORDER BY c.kind, c.rank;

@@ -1,6 +1,6 @@
--- rules/_status.sql (version 1): whether each rule could be evaluated, and why not.
+-- rules/_status.sql (version 2): whether each rule could be evaluated, and why not.
 -- Reads: ranks, analysis_window, gpu_activities, gpu_activity_args, host_ranges,
--- collective_matches.   Used by: anemoi_tp/rules/run.py (the report's rule_status).
+-- collective_matches, memory_snapshots.   Used by: anemoi_tp/rules/run.py (the report's rule_status).
 --
 -- A rule that cannot be evaluated did not "not fire": the report says which and why. Every
 -- rule needs, on a rank, an analysis window and GPU activity in it; data_loader_stall also
@@ -46,6 +46,7 @@ needs AS (
         ('exposed_communication', false, false),
         ('host_bound', false, false),
         ('load_imbalance', false, false),
+        ('memory_oom', false, false),
         ('low_occupancy', false, true),
         ('missing_annotations', false, false),
         ('pageable_memcpy', false, false),
@@ -54,9 +55,12 @@ needs AS (
     ) AS v(rule, data_loader, occupancy)
 )
 SELECT n.rule, f.rank,
-       coalesce(f.no_window, f.no_gpu,
+       -- memory_oom reads snapshots, which carry no rank and need no window
+       CASE WHEN n.rule = 'memory_oom' THEN
+            CASE WHEN NOT EXISTS (SELECT 1 FROM memory_snapshots) THEN 'no memory snapshot' END
+       ELSE coalesce(f.no_window, f.no_gpu,
                 CASE WHEN n.data_loader THEN f.no_data_loader END,
-                CASE WHEN n.occupancy THEN f.no_occupancy END) AS reason
+                CASE WHEN n.occupancy THEN f.no_occupancy END) END AS reason
 FROM needs n CROSS JOIN facts f;
 
 CREATE OR REPLACE VIEW rule_status AS

@@ -1,5 +1,5 @@
--- rules/straggler.sql (version 2): one rank arrives last at collectives and the others wait.
--- Reads: collective_matches, analysis_window, host_ranges, rule_thresholds.   Writes: findings.
+-- rules/straggler.sql (version 3): one rank arrives last at collectives and the others wait.
+-- Reads: collective_matches, collective_straggler, analysis_window, host_ranges, rule_thresholds.   Writes: findings.
 -- Fires for a rank that arrives last at most matched collectives when the other ranks wait
 -- (wait_ns in those collectives) at least straggler.wait_pct of their window on average.
 -- "What it was doing": over the stretches before each collective it was last at (the gap from
@@ -8,9 +8,9 @@
 -- threads (innermost_enclosing), summed per phase; the largest is named (ties: by name). The
 -- link shows its latest arrival (ties: the earliest).
 -- Waiting for a straggler is reported here; exposed_communication counts transfer time only.
+-- the straggler over all kinds: analysis/collectives.sql's one definition
 CREATE OR REPLACE TEMP TABLE strag_top AS
-SELECT straggler AS rank, count(DISTINCT (kind, name, stream, seq)) AS n_late
-FROM collective_matches WHERE in_window GROUP BY straggler ORDER BY n_late DESC, rank LIMIT 1;
+SELECT rank, n_late FROM collective_straggler WHERE kind IS NULL;
 
 CREATE OR REPLACE TEMP TABLE strag_colls AS
 SELECT rank, 0 AS grp, ts, ts + dur AS end_ts FROM collective_matches

@@ -217,13 +217,22 @@ class _Recorder:
         seen: dict[int, Any] = {}
         sinks = []
         todo = list(roots.values())
+        mine: dict[int, bool] = {}  # node id -> created by this call (one C call per node)
         while todo:
             node = todo.pop()
             if id(node) in seen:
                 continue
             seen[id(node)] = node
-            own = [n for n, _ in node.next_functions
-                   if n is not None and start <= n._sequence_nr() != _NO_SEQ]
+            own = []
+            for n, _ in node.next_functions:
+                if n is None:
+                    continue
+                k = id(n)
+                m = mine.get(k)
+                if m is None:
+                    m = mine[k] = start <= n._sequence_nr() != _NO_SEQ
+                if m:
+                    own.append(n)
             if own:
                 todo.extend(own)
             else:

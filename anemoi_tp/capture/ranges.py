@@ -17,6 +17,9 @@ Nesting: a module's nodes are a subset of those of every selected module around 
 a range first opens the enclosing ones not yet open, and an inner range always ends first.
 Ranges close in stack order per thread (one ending under a still open sibling waits for it).
 
+Modules compiled in place (``module.compile()``) trace their hooks: those hooks are kept out
+of the graph (``torch.compiler.disable``), as modules found compiled when the ranges start.
+
 Non-reentrant activation checkpointing recomputes the forward inside the backward: those
 forward calls show as "fwd" ranges inside the module's "bwd" range and register nothing.
 """
@@ -51,6 +54,20 @@ def _eager(fn: Callable) -> Callable:
     traces its hooks, and dynamo drops record_function from graphs."""
     disable = getattr(getattr(torch, "compiler", None), "disable", None)
     return disable(fn) if disable is not None else fn
+
+
+def _traced_modules(model: nn.Module) -> set[int]:
+    """Modules whose hooks torch.compile traces: those compiled in place (``.compile()``)
+    and everything below them, and everything inside a ``torch.compile(module)`` wrapper
+    (whose own hooks run eagerly)."""
+    out: set[int] = set()
+    for m in model.modules():
+        if getattr(m, "_compiled_call_impl", None) is not None:
+            out.update(id(x) for x in m.modules())
+        inner = getattr(m, "_orig_mod", None)
+        if isinstance(inner, nn.Module):
+            out.update(id(x) for x in inner.modules())
+    return out
 
 
 def _in_backward() -> bool:
@@ -164,11 +181,14 @@ class _Recorder:
         self.lock = threading.Lock()
 
     # ---------------------------------------------------------------- forward
-    def install(self) -> None:
+    def install(self, model: nn.Module) -> None:
+        traced = _traced_modules(model)
         for path, module in self.modules:
             base = f"{_class_name(module)} {_range_path(path)}"
-            self.handles.append(module.register_forward_pre_hook(_eager(self._pre(base + " fwd"))))
-            self.handles.append(module.register_forward_hook(_eager(self._post(base + " bwd")),
+            # the dynamo guard costs tens of µs a call: only where hooks would be traced
+            wrap = _eager if id(module) in traced else (lambda f: f)
+            self.handles.append(module.register_forward_pre_hook(wrap(self._pre(base + " fwd"))))
+            self.handles.append(module.register_forward_hook(wrap(self._post(base + " bwd")),
                                                              always_call=True))
 
     def remove(self) -> None:
@@ -332,7 +352,7 @@ def module_ranges(model: nn.Module, include: Any = None,
     The hooks are removed, and ranges still open closed, on exit."""
     chosen = select_modules(model, include, depth)
     rec = _Recorder(chosen)
-    rec.install()
+    rec.install(model)
     try:
         yield [p for p, _ in chosen]
     finally:

@@ -1,4 +1,4 @@
--- analysis/settings.sql (version 4): the name patterns that give ranges their meaning.
+-- analysis/settings.sql (version 5): the name patterns that give ranges their meaning.
 -- Reads: nothing.   Used by: analysis/module_ranges.sql, analysis/host_ranges.sql,
 --        report/report_views.sql.
 -- Defaults understand Anemoi on PyTorch Lightning, and plain torch.profiler traces through the
@@ -47,8 +47,9 @@ SELECT * FROM (VALUES
     ('phase_fallback', 'optimizer', '^## optimizer ##$', 1, 3),
     -- Lightning's module ranges: "[pl][module]<class>: <named_modules path>" (forward only)
     ('module', NULL, '^\[pl\]\[module\][^:]*: (\S+)$', 1, NULL),
-    -- module hooks: "Linear model.model.processor.proc.lin_edge fwd" / "... bwd"
-    ('module', NULL, '^\S+ (model\.\S+) (?:fwd|bwd)$', 2, NULL),
+    -- module hooks (anemoi_tp.capture): "<Class> <path> fwd" / "… bwd", any path:
+    -- "Linear model.model.processor.proc.lin_edge fwd", "Block encoder bwd"
+    ('module', NULL, '^[A-Za-z_]\w* (\S+) (?:fwd|bwd)$', 2, NULL),
     -- python_function events of with_stack traces: "nn.Module: Linear_7" (one instance)
     ('module_instance', NULL, '^nn\.Module: (\S+)$', 1, NULL),
     ('module_group', 'encoder', '^model\.model\.encoder', 1, 1),
@@ -59,6 +60,11 @@ SELECT * FROM (VALUES
     -- DynamicGraphTransformer…; not any "…Processor": LogitsProcessor), …BackwardMapper_0
     ('module_group', 'encoder', '(^|\.)\w*ForwardMapper(_\d+)?$', 4, 1),
     ('module_group', 'processor', '(^|\.)\w*(GNN|Transformer)Processor(Block|Chunk)?(_\d+)?$', 5, 2),
-    ('module_group', 'decoder', '(^|\.)\w*BackwardMapper(_\d+)?$', 6, 3)
+    ('module_group', 'decoder', '(^|\.)\w*BackwardMapper(_\d+)?$', 6, 3),
+    -- the parts' attribute names on any path (a model captured without Lightning's wrappers:
+    -- "encoder.0", "model.processor.proc.1")
+    ('module_group', 'encoder', '(^|\.)encoder$', 7, 1),
+    ('module_group', 'processor', '(^|\.)processor$', 8, 2),
+    ('module_group', 'decoder', '(^|\.)decoder$', 9, 3)
 ) AS v(kind, label, pattern, priority, label_order)
 WHERE NOT EXISTS (SELECT 1 FROM analysis_patterns);

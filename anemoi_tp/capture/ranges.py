@@ -1,0 +1,359 @@
+"""Module ranges: `record_function` ranges "<Class> <path> fwd|bwd" around chosen modules.
+
+Forward: a forward pre-hook opens the range, a forward hook (``always_call``: also on
+exceptions) closes it.
+
+Backward: at the end of a module's forward, the autograd nodes it created are found from its
+outputs' ``grad_fn`` by sequence number (the per-thread counter that numbers nodes as they are
+created: the module's nodes are those numbered since its forward began; AccumulateGrad nodes
+of parameters carry no number and belong to nobody). A pre-hook on the output nodes opens the
+"bwd" range when the first of them runs; post-hooks on the module's *sinks* (its nodes none of
+whose next nodes are its own) close it when the last has run: every node of the module leads
+to a sink, which runs after it, so all its backward work lies inside. Inputs need not require
+grad, and a torch.compile'd submodule is one node like any other. A range still open when the
+backward ends (nodes pruned by ``torch.autograd.grad(inputs=…)``, an exception) is closed then.
+
+Nesting: a module's nodes are a subset of those of every selected module around it, so opening
+a range first opens the enclosing ones not yet open, and an inner range always ends first.
+Ranges close in stack order per thread (one ending under a still open sibling waits for it).
+
+Modules compiled in place (``module.compile()``) trace their hooks: those hooks are kept out
+of the graph (``torch.compiler.disable``), as modules found compiled when the ranges start.
+
+Non-reentrant activation checkpointing recomputes the forward inside the backward: those
+forward calls show as "fwd" ranges inside the module's "bwd" range and register nothing.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["module_ranges", "default_modules", "select_modules"]
+
+# Anemoi's top-level parts (AnemoiModelEncProcDec: encoder, processor, decoder)
+ANEMOI_PARTS = ("encoder", "processor", "decoder")
+_NO_SEQ = 2**64 - 1  # AccumulateGrad's sequence number: runs whenever ready, owned by nobody
+_CONTAINERS = (nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
+
+try:  # torch >= 2.2
+    _seq_now: Callable[[], int] = torch._C._autograd._get_sequence_nr
+except AttributeError:  # pragma: no cover - older torch: a throwaway node shows the counter
+    def _seq_now() -> int:
+        with torch.enable_grad():
+            return torch.empty(0, requires_grad=True).view(0).grad_fn._sequence_nr() + 1
+
+
+def _eager(fn: Callable) -> Callable:
+    """Hooks run eagerly under torch.compile: a module compiled in place (``module.compile()``)
+    traces its hooks, and dynamo drops record_function from graphs."""
+    disable = getattr(getattr(torch, "compiler", None), "disable", None)
+    return disable(fn) if disable is not None else fn
+
+
+def _traced_modules(model: nn.Module) -> set[int]:
+    """Modules whose hooks torch.compile traces: those compiled in place (``.compile()``)
+    and everything below them, and everything inside a ``torch.compile(module)`` wrapper
+    (whose own hooks run eagerly)."""
+    out: set[int] = set()
+    for m in model.modules():
+        if getattr(m, "_compiled_call_impl", None) is not None:
+            out.update(id(x) for x in m.modules())
+        inner = getattr(m, "_orig_mod", None)
+        if isinstance(inner, nn.Module):
+            out.update(id(x) for x in inner.modules())
+    return out
+
+
+def _in_backward() -> bool:
+    return torch._C._current_autograd_node() is not None
+
+
+def _class_name(module: nn.Module) -> str:
+    inner = getattr(module, "_orig_mod", None)  # torch.compile's OptimizedModule
+    return type(inner if isinstance(inner, nn.Module) else module).__name__
+
+
+def _callable_modules(path: str, module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Containers have no forward: their items stand for them."""
+    if not isinstance(module, _CONTAINERS):
+        return [(path, module)]
+    out = []
+    for name, child in module.named_children():
+        out += _callable_modules(f"{path}.{name}" if path else name, child)
+    return out
+
+
+def default_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Anemoi's encoder, processor (and its blocks: the items of its ModuleList children, e.g.
+    ``processor.proc.N``) and decoder, the outermost of each name; else the model's children."""
+    chosen: list[tuple[str, nn.Module]] = []
+    for path, module in model.named_modules():
+        last = path.rsplit(".", 1)[-1]
+        if last not in ANEMOI_PARTS or any(path.startswith(p + ".") for p, _ in chosen):
+            continue
+        chosen.append((path, module))
+    if not chosen:
+        out = []
+        for name, child in model.named_children():
+            out += _callable_modules(name, child)
+        return out
+    out = []
+    for path, module in chosen:
+        out += _callable_modules(path, module)
+        if path.rsplit(".", 1)[-1] == "processor":
+            inner = getattr(module, "_orig_mod", module)
+            prefix = path + (("._orig_mod") if inner is not module else "")
+            for name, child in inner.named_children():
+                if isinstance(child, nn.ModuleList):
+                    out += _callable_modules(f"{prefix}.{name}", child)
+    return out
+
+
+def select_modules(model: nn.Module, include: Any = None,
+                   depth: int | None = None) -> list[tuple[str, nn.Module]]:
+    """The (path, module) pairs to annotate.
+
+    include: None (``default_modules``, or every module down to ``depth``), a regular
+    expression searched in each path, an iterable of exact paths, or a callable
+    ``(path, module) -> bool``. depth: keep paths of at most this many dotted parts.
+    """
+    if include is None and depth is None:
+        return default_modules(model)
+    if include is None:
+        keep: Callable[[str, nn.Module], bool] = lambda p, m: True
+    elif isinstance(include, str):
+        rx = re.compile(include)
+        keep = lambda p, m: bool(rx.search(p))
+    elif callable(include):
+        keep = include
+    else:
+        wanted = set(include)
+        keep = lambda p, m: p in wanted
+    out = []
+    for path, module in model.named_modules():
+        if depth is not None and len(path.split(".")) > depth:
+            continue
+        if path and keep(path, module) and not isinstance(module, _CONTAINERS):
+            out.append((path, module))
+    return out
+
+
+def _range_path(path: str) -> str:
+    # the name is "<Class> <path> <dir>": a path is one word
+    return re.sub(r"\s", "_", path) if path else "<root>"
+
+
+def _open(name: str) -> Any:
+    rf = torch.autograd.profiler.record_function(name)
+    rf.__enter__()
+    return rf
+
+
+class _Stack(threading.local):
+    def __init__(self) -> None:
+        self.items: list[_Call] = []
+
+
+class _Call:
+    """One forward call of a selected module whose backward is to be annotated."""
+    __slots__ = ("name", "parent", "pending", "handle", "done", "stack")
+
+    def __init__(self, name: str, parent: _Call | None, pending: int) -> None:
+        self.name, self.parent, self.pending = name, parent, pending
+        self.handle: Any = None
+        self.done = False
+        self.stack: list[_Call] | None = None
+
+
+class _Recorder:
+    def __init__(self, modules: list[tuple[str, nn.Module]]) -> None:
+        self.modules = modules
+        self.handles: list[Any] = []
+        self.fwd = _Stack()   # per thread: (module id, start seq, range, call or None)
+        self.bwd = _Stack()   # per thread: open backward calls
+        self.live: set[_Call] = set()  # opened, not yet closed (closed on exit)
+        self.lock = threading.Lock()
+
+    # ---------------------------------------------------------------- forward
+    def install(self, model: nn.Module) -> None:
+        traced = _traced_modules(model)
+        for path, module in self.modules:
+            base = f"{_class_name(module)} {_range_path(path)}"
+            # the dynamo guard costs tens of µs a call: only where hooks would be traced
+            wrap = _eager if id(module) in traced else (lambda f: f)
+            self.handles.append(module.register_forward_pre_hook(wrap(self._pre(base + " fwd"))))
+            self.handles.append(module.register_forward_hook(wrap(self._post(base + " bwd")),
+                                                             always_call=True))
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+        self.handles.clear()
+        with self.lock:
+            live = sorted(self.live, key=lambda c: -_depth(c))
+        for call in live:  # innermost first
+            self._finish(call, force=True)
+        for item in reversed(self.fwd.items):
+            item[2].__exit__(None, None, None)
+        self.fwd.items.clear()
+
+    def _pre(self, name: str) -> Callable:
+        def hook(module: nn.Module, args: Any) -> None:
+            record = torch.is_grad_enabled() and not _in_backward()
+            self.fwd.items.append((id(module), _seq_now() if record else None, _open(name), record))
+        return hook
+
+    def _post(self, bwd_name: str) -> Callable:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            items = self.fwd.items
+            # the innermost open forward of this module (always the last one unless a hook
+            # of an unselected module raised in between)
+            for i in range(len(items) - 1, -1, -1):
+                if items[i][0] == id(module):
+                    _, start, rf, record = items.pop(i)
+                    break
+            else:  # pragma: no cover - the ranges were closed by remove()
+                return
+            rf.__exit__(None, None, None)
+            if record and output is not None and torch.is_grad_enabled():
+                self._register(bwd_name, start, output)
+        return hook
+
+    # ---------------------------------------------------------------- backward
+    def _register(self, name: str, start: int, output: Any) -> None:
+        roots = {}
+        for t in _tensors(output):
+            fn = t.grad_fn
+            if fn is not None and start <= fn._sequence_nr() != _NO_SEQ:
+                roots[id(fn)] = fn
+        if not roots:
+            return
+        seen: dict[int, Any] = {}
+        sinks = []
+        todo = list(roots.values())
+        mine: dict[int, bool] = {}  # node id -> created by this call (one C call per node)
+        while todo:
+            node = todo.pop()
+            if id(node) in seen:
+                continue
+            seen[id(node)] = node
+            own = []
+            for n, _ in node.next_functions:
+                if n is None:
+                    continue
+                k = id(n)
+                m = mine.get(k)
+                if m is None:
+                    m = mine[k] = start <= n._sequence_nr() != _NO_SEQ
+                if m:
+                    own.append(n)
+            if own:
+                todo.extend(own)
+            else:
+                sinks.append(node)
+        call = _Call(name, None, len(sinks))
+        # enclosing selected calls (made later, at their own forward's end) adopt this one:
+        # their node set contains the root nodes; remember it on the nodes' metadata
+        for fn in roots.values():
+            fn.metadata.setdefault("_anemoi_tp_calls", []).append(call)
+            fn.register_prehook(self._opener(call))
+        for fn in sinks:
+            fn.register_hook(self._closer(call))
+        # a call registered earlier whose roots are among our nodes is nested in this one
+        for node in seen.values():
+            for inner in node.metadata.get("_anemoi_tp_calls", ()):
+                if inner is not call and inner.parent is None:
+                    inner.parent = call
+
+    def _opener(self, call: _Call) -> Callable:
+        # the closure must not hold the node: node -> hook -> node is a cycle through C++
+        def prehook(grad_outputs: Any) -> None:
+            if call.handle is None and not call.done:
+                self._start(call)
+        return prehook
+
+    def _start(self, call: _Call) -> None:
+        chain = []
+        c: _Call | None = call
+        while c is not None and c.handle is None and not c.done:
+            chain.append(c)
+            c = c.parent
+        stack = self.bwd.items
+        for c in reversed(chain):  # outermost first
+            c.handle = _open(c.name)
+            c.stack = stack
+            stack.append(c)
+            with self.lock:
+                self.live.add(c)
+            # backstop: close it when this backward ends, if its sinks did not all run
+            torch.autograd.Variable._execution_engine.queue_callback(
+                lambda c=c: self._finish(c, force=True))
+
+    def _closer(self, call: _Call) -> Callable:
+        def posthook(grad_inputs: Any, grad_outputs: Any) -> None:
+            call.pending -= 1
+            if call.pending <= 0:
+                self._finish(call)
+        return posthook
+
+    def _finish(self, call: _Call, force: bool = False) -> None:
+        if call.done:
+            return
+        call.done = True
+        stack = call.stack
+        if stack is None:  # never opened
+            return
+        # close in stack order: a call under a still open one waits for it
+        while stack and stack[-1].done:
+            c = stack.pop()
+            c.handle.__exit__(None, None, None)
+            with self.lock:
+                self.live.discard(c)
+        if force and call in stack:  # leaving: close everything down to it
+            while stack:
+                c = stack.pop()
+                c.done = True
+                c.handle.__exit__(None, None, None)
+                with self.lock:
+                    self.live.discard(c)
+                if c is call:
+                    break
+
+
+def _depth(call: _Call) -> int:
+    d, c = 0, call.parent
+    while c is not None:
+        d, c = d + 1, c.parent
+    return d
+
+
+def _tensors(obj: Any) -> Iterator[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (tuple, list)):
+        for x in obj:
+            yield from _tensors(x)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            yield from _tensors(x)
+
+
+@contextmanager
+def module_ranges(model: nn.Module, include: Any = None,
+                  depth: int | None = None) -> Iterator[list[str]]:
+    """Emit "<Class> <path> fwd" / "<Class> <path> bwd" ranges for the chosen modules of
+    ``model`` (see ``select_modules``) while the block runs; yields the chosen paths.
+    The hooks are removed, and ranges still open closed, on exit."""
+    chosen = select_modules(model, include, depth)
+    rec = _Recorder(chosen)
+    rec.install(model)
+    try:
+        yield [p for p, _ in chosen]
+    finally:
+        rec.remove()

@@ -176,7 +176,11 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
               help="Write the report to this file (written whole or not at all).")
 @click.option("--detailed", is_flag=True, help="Add the annotation table (text format).")
 @click.option("--top", type=click.IntRange(1), default=25, show_default=True,
-              help="Annotation rows per rank in --detailed text; JSON keeps all.")
+              help="Rows per rank of the kernel and CPU operator tables (every format) and of "
+                   "the annotation table in --detailed text (JSON keeps all annotations).")
+@click.option("--module-depth", type=click.IntRange(1), default=None,
+              help="Depth of the per-layer split (1: outermost module paths; default: each module "
+                   "group's top modules and their direct children).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file: [patterns] for batches, phases, modules, module groups; "
                    "[thresholds] for the rules.")
@@ -191,7 +195,7 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
               help="Files read in parallel.")
 def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top: int,
            config_file: Path | None, batch_patterns: tuple, module_groups: tuple,
-           threshold_opts: tuple, jobs: int | None) -> None:
+           threshold_opts: tuple, jobs: int | None, module_depth: int | None = None) -> None:
     """Analyse TRACE (trace file, directory of per-rank files, or a DuckDB file from `load`).
 
     Throughput, GPU busy / idle, communication and its overlap with computation, the window
@@ -214,7 +218,7 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
         fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
             output.suffix.lower() if output else "", "text")
     con = _open_trace(trace, jobs)
-    data = build_report(con, patterns, thresholds=thresholds)
+    data = build_report(con, patterns, thresholds=thresholds, top=top, module_depth=module_depth)
     if fmt == "json":
         text = _json.dumps(data, indent=2, default=str) + "\n"
     elif fmt == "html":

@@ -11,14 +11,17 @@ from ..analysis import query_versions, run_analyses
 from ..database import fetch_dicts as _rows, run_sql
 from ..rules import rule_status, run_rules
 from .memory import memory_section
+from .sections_perf import DEFAULT_TOP, add_perf_sections
 
 GPU_KEYS = ("gpu_active_s", "gpu_idle_s", "gpu_idle_pct", "comm_pct")
 
 
 def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
-                 top_annotations: int | None = None, thresholds: dict | None = None) -> dict:
-    """Run the analyses and rules on a loaded database and return the report as a dict."""
-    run_analyses(con, patterns)
+                 top_annotations: int | None = None, thresholds: dict | None = None,
+                 top: int | None = DEFAULT_TOP, module_depth: int | None = None) -> dict:
+    """Run the analyses and rules on a loaded database and return the report as a dict.
+    ``top``: kernels and operators kept per rank; ``module_depth``: the per-layer split's depth."""
+    run_analyses(con, patterns, module_depth=module_depth)
     findings = run_rules(con, thresholds)
     run_sql(con, "report/report_views.sql")
     run_sql(con, "report/report_links.sql")
@@ -91,7 +94,7 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
     devices = _rows(con, "devices")
     for d in devices:
         d.pop("properties", None)
-    return {
+    report = {
         "tool": {"name": "anemoi-tp", "version": __version__},
         "queries": query_versions(),
         "ranks": ranks,
@@ -106,3 +109,5 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         "timeline": _rows(con, "report_timeline"),
         "memory": memory_section(con),
     }
+    add_perf_sections(con, report, top)
+    return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..output import rows_as_table
 from .formatting import MISSING, finding_value, ms as _ms, num as _f, rank_span, rules_summary
 from .memory import render_memory_text
+from .sections_perf import render_perf_text
 
 
 def _table(title: str, columns: list[str], rows: list[list]) -> str:
@@ -95,6 +96,9 @@ def render_text(report: dict, detailed: bool = False, top: int = 25) -> str:
                                                        "Wait (ms)", "Arrived last", ""], rows))
     if report.get("memory"):
         out.append(render_memory_text(report["memory"]))
+    perf = render_perf_text(report)  # issue 14's sections: series, top kernels / operators, layers
+    if perf:
+        out.append(perf)
     if detailed:
         rows = [[r["rank"], _tail(a["name"]), a["direction"], a["module"] or "", a["calls"], _ms(a["gpu_total_s"]),
                  _f(a["avg_us"], "{:.1f}"), _f(a["max_us"], "{:.1f}"), _f(a["min_us"], "{:.1f}"),

@@ -118,7 +118,7 @@ def run_metrics(report: dict) -> dict[tuple[str, int | None], Any]:
         k = r["rank"]
         for metric, col in SERIES:
             vals = [b[col] for b in r.get("batch_series") or []]
-            if vals:
+            if vals and None not in vals:  # GPU numbers of a rank without GPU events are missing
                 out[(metric, k)] = vals
                 pooled.setdefault(metric, []).extend(vals)
         out[("throughput_it_s", k)] = r["throughput_it_s"]

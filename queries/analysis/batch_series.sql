@@ -9,7 +9,8 @@
 -- communication = union of communication kernels, data loader = union of data-loader host
 -- ranges, each clipped to the slice (intervals/clip.sql, intervals/islands.sql). So, per rank,
 -- Σ duration = the window's total, Σ gpu_idle = gpu_time.idle_ns, Σ communication =
--- gpu_time.communication_ns and Σ data_loader = gpu_time.data_loader_ns.
+-- gpu_time.communication_ns and Σ data_loader = gpu_time.data_loader_ns. A rank without any
+-- GPU activity in its trace has NULL GPU numbers (not measured, not 0).
 --
 -- @table batch_series  one row per (rank, complete batch)
 -- @column rank         rank
@@ -17,9 +18,9 @@
 -- @column ts           slice start (the batch's start), ns
 -- @column end_ts       slice end (the next batch's start, or the window end), ns
 -- @column duration_ns  end_ts − ts
--- @column gpu_active_ns union of GPU activity in the slice, ns
--- @column gpu_idle_ns  duration − GPU active, ns
--- @column communication_ns union of communication kernels in the slice, ns
+-- @column gpu_active_ns union of GPU activity in the slice, ns (NULL: the rank has no GPU activity)
+-- @column gpu_idle_ns  duration − GPU active, ns (NULL: likewise)
+-- @column communication_ns union of communication kernels in the slice, ns (NULL: likewise)
 -- @column data_loader_ns union of data-loader host ranges in the slice, ns
 CREATE OR REPLACE TEMP TABLE bs_slices AS
 SELECT b.rank, b.batch, b.ts,
@@ -46,11 +47,12 @@ WITH parts AS (
     GROUP BY ALL
 )
 SELECT s.rank, s.batch, s.ts, s.end_ts, s.end_ts - s.ts AS duration_ns,
-       coalesce(g.ns, 0) AS gpu_active_ns,
-       s.end_ts - s.ts - coalesce(g.ns, 0) AS gpu_idle_ns,
-       coalesce(c.ns, 0) AS communication_ns,
+       CASE WHEN gr.rank IS NOT NULL THEN coalesce(g.ns, 0) END AS gpu_active_ns,
+       CASE WHEN gr.rank IS NOT NULL THEN s.end_ts - s.ts - coalesce(g.ns, 0) END AS gpu_idle_ns,
+       CASE WHEN gr.rank IS NOT NULL THEN coalesce(c.ns, 0) END AS communication_ns,
        coalesce(d.ns, 0) AS data_loader_ns
 FROM bs_slices s
+LEFT JOIN (SELECT DISTINCT rank FROM gpu_activities) gr ON gr.rank = s.rank
 LEFT JOIN parts g ON g.rank = s.rank AND g.batch = s.batch AND g.grp = 'gpu'
 LEFT JOIN parts c ON c.rank = s.rank AND c.batch = s.batch AND c.grp = 'communication'
 LEFT JOIN parts d ON d.rank = s.rank AND d.batch = s.batch AND d.grp = 'data_loader'

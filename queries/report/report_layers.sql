@@ -5,6 +5,7 @@
 -- the window (GPU time charged + GPU idle charged: the parts of a rank sum to its window),
 -- its own GPU time, its communication and how much of that runs while computation (of any
 -- owner) runs. "Which layer causes most GPU idle / communication" is this table sorted.
+-- On a rank without GPU activity the GPU columns are NULL (not measured), the part is host time.
 --
 -- @table report_layers     one row per (rank, layer, direction), 'elsewhere' last
 -- @column rank             rank
@@ -41,10 +42,12 @@ SELECT a.rank,
        CASE WHEN a.owner = 'elsewhere' THEN NULL ELSE regexp_extract(a.owner, ' (fwd|bwd)$', 1) END AS direction,
        a.duration_ns / 1e9 AS duration_s,
        100.0 * a.duration_ns / w.total_ns AS pct,
-       a.gpu_ns / 1e9 AS gpu_s, a.idle_ns / 1e9 AS idle_s,
-       coalesce(c.comm_ns, 0) / 1e9 AS communication_s,
-       coalesce(o.overlap_ns, 0) / 1e9 AS comm_overlap_s
+       CASE WHEN gr.rank IS NOT NULL THEN a.gpu_ns / 1e9 END AS gpu_s,
+       CASE WHEN gr.rank IS NOT NULL THEN a.idle_ns / 1e9 END AS idle_s,
+       CASE WHEN gr.rank IS NOT NULL THEN coalesce(c.comm_ns, 0) / 1e9 END AS communication_s,
+       CASE WHEN gr.rank IS NOT NULL THEN coalesce(o.overlap_ns, 0) / 1e9 END AS comm_overlap_s
 FROM attribution a JOIN analysis_window w USING (rank)
+LEFT JOIN (SELECT DISTINCT rank FROM gpu_activities) gr ON gr.rank = a.rank
 LEFT JOIN comm c USING (rank, owner)
 LEFT JOIN overlap o USING (rank, owner)
 WHERE a.dim = 'layer'

@@ -4,10 +4,12 @@ from __future__ import annotations
 import re
 
 import jinja2
+import markupsafe
 
 from ..resources import resource_dir
 from . import plots
 from .formatting import finding_value, mib, ms, num, rank_span, rules_summary
+from .sections_perf import render_perf_html, render_perf_markdown
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!])")
 
@@ -32,10 +34,11 @@ def render_html(report: dict, top: int = 25) -> str:
     return tpl.render(report=report, top=top, timelines=plots.timelines(report),
                       breakdowns={"phases": plots.stacked_bars(report, "phases"),
                                   "modules": plots.stacked_bars(report, "modules")},
-                      rank_bars=plots.rank_bars(report), annotation_bars=plots.annotation_bars(report))
+                      rank_bars=plots.rank_bars(report), annotation_bars=plots.annotation_bars(report),
+                      perf_sections=markupsafe.Markup(render_perf_html(report)))  # escaped there
 
 
 def render_markdown(report: dict, top: int = 25) -> str:
     tpl = _environment(autoescape=False).get_template("report.md.j2")
-    return tpl.render(report=report, top=top)
+    return tpl.render(report=report, top=top, perf_sections=render_perf_markdown(report, _md))
 

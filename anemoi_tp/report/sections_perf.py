@@ -5,11 +5,13 @@ Each ``*_rows`` function returns the rows of one rank (or None with a reason in 
 ``add_perf_sections`` puts them on the report's ranks, ``render_perf_text`` renders them."""
 from __future__ import annotations
 
+import html
+
 import duckdb
 
 from ..database import fetch_dicts as _rows, run_sql
 from ..output import rows_as_table
-from .formatting import num as _f
+from .formatting import MISSING, num as _f
 
 REPORT_FILES = ("report/report_batch_series.sql", "report/report_top_kernels.sql",
                 "report/report_top_operators.sql", "report/report_layers.sql")
@@ -53,54 +55,90 @@ def add_perf_sections(con: duckdb.DuckDBPyConnection, report: dict, top: int | N
                 item[key] = mine if key != "batch_trend" else mine[0]
 
 
-def _table(title: str, columns: list[str], rows: list[list]) -> str:
-    body = rows_as_table(columns, rows, max_width=60).splitlines()[:-1]
-    return "\n".join([title, "=" * len(title), *body, ""])
+# One spec per section, for every format: (JSON key, title, columns of (header, field, format));
+# format None shows the value as is, "ms" seconds as ms, "flag" the batch flags.
+SPECS = (
+    ("batch_series", "Per-batch series (ms; slices partition the window)",
+     (("Batch", "batch", None), ("Start", "start_s", "ms"), ("Duration", "duration_s", "ms"),
+      ("GPU idle", "gpu_idle_s", "ms"), ("Comm", "communication_s", "ms"),
+      ("Data loader", "data_loader_s", "ms"), ("", None, "flag"))),
+    ("batch_trend", "Batch trend (Theil–Sen)",
+     (("Batches", "batches", None), ("ms/batch", "slope_ms", "{:.3f}"),
+      ("%/batch", "drift_pct_per_batch", "{:+.2f}"), ("Drifting", "drifting", "yes"),
+      ("Warm-up", "warmup_batches", None), ("Outliers", "outlier_batches", None),
+      ("Missing", "missing", None))),
+    ("top_kernels", "Top kernels (by total time)",
+     (("#", "pos", None), ("Kernel", "name", None), ("Class", "class", None), ("Calls", "calls", None),
+      ("Total (ms)", "total_ms", "{:.3f}"), ("Mean (µs)", "mean_us", "{:.1f}"),
+      ("Max (µs)", "max_us", "{:.1f}"), ("% of active", "share_pct", "{:.1f}"),
+      ("Phase", "phase", None), ("Module", "module", None))),
+    ("top_operators", "Top CPU operators (by self time)",
+     (("#", "pos", None), ("Operator", "name", None), ("Calls", "calls", None),
+      ("Self (ms)", "self_ms", "{:.3f}"), ("Total (ms)", "total_ms", "{:.3f}"),
+      ("Self/call (µs)", "mean_self_us", "{:.1f}"), ("% of window", "self_pct", "{:.1f}"))),
+    ("layers", "Per-layer window split (ms)",
+     (("Layer", "layer", None), ("Dir", "direction", None), ("Part", "duration_s", "ms"),
+      ("%", "pct", "{:.2f}"), ("GPU", "gpu_s", "ms"), ("GPU idle", "idle_s", "ms"),
+      ("Comm", "communication_s", "ms"), ("Comm∩comp", "comm_overlap_s", "ms"))),
+)
 
 
-def _ms(s) -> str:
-    return _f(None if s is None else s * 1e3, "{:.3f}")
+def _cell(row: dict, field: str | None, fmt: str | None) -> str:
+    if fmt == "flag":
+        return "warm-up" if row.get("warmup") else ("outlier" if row.get("outlier") else "")
+    v = row.get(field)
+    if fmt == "yes":
+        return "yes" if v else ""
+    if v is None:
+        return "" if field in ("module", "direction", "missing") else MISSING
+    if fmt == "ms":
+        return _f(v * 1e3, "{:.3f}")
+    return _f(v, fmt) if fmt else str(v)
 
 
-def _flag(b) -> str:
-    return "" if b is None else ("yes" if b else "")
+def section_rows(report: dict, key: str, columns) -> list[list[str]]:
+    """[rank, cells…] of one section over the ranks."""
+    out = []
+    for r in report["ranks"]:
+        rows = r.get(key)
+        for row in ([rows] if isinstance(rows, dict) else rows or []):
+            out.append([str(r["rank"])] + [_cell(row, f, fmt) for _, f, fmt in columns])
+    return out
 
 
 def render_perf_text(report: dict) -> str:
     """The sections as text tables (empty string when no rank has any)."""
     out = []
-    ranks = report["ranks"]
-    rows = [[r["rank"], b["batch"], _ms(b["start_s"]), _ms(b["duration_s"]), _ms(b["gpu_idle_s"]),
-             _ms(b["communication_s"]), _ms(b["data_loader_s"]),
-             "warm-up" if b["warmup"] else ("outlier" if b["outlier"] else "")]
-            for r in ranks for b in r.get("batch_series") or []]
-    if rows:
-        out.append(_table("Per-batch series (ms; slices partition the window)",
-                          ["Rank", "Batch", "Start", "Duration", "GPU idle", "Comm", "Data loader", ""], rows))
-    rows = [[r["rank"], t["batches"], _f(t["slope_ms"], "{:.3f}"), _f(t["drift_pct_per_batch"], "{:+.2f}"),
-             "drifting" if t["drifting"] else "", t["warmup_batches"], t["outlier_batches"], t["missing"] or ""]
-            for r in ranks if (t := r.get("batch_trend"))]
-    if rows:
-        out.append(_table("Batch trend (Theil–Sen)", ["Rank", "Batches", "ms/batch", "%/batch", "",
-                                                      "Warm-up", "Outliers", "Missing"], rows))
-    rows = [[r["rank"], k["pos"], k["name"], k["class"], k["calls"], _f(k["total_ms"], "{:.3f}"),
-             _f(k["mean_us"], "{:.1f}"), _f(k["max_us"], "{:.1f}"), _f(k["share_pct"], "{:.1f}"),
-             k["phase"], k["module"] or ""]
-            for r in ranks for k in r.get("top_kernels") or []]
-    if rows:
-        out.append(_table("Top kernels (by total time)", ["Rank", "#", "Kernel", "Class", "Calls", "Total (ms)",
-                                                          "Mean (µs)", "Max (µs)", "% of active", "Phase",
-                                                          "Module"], rows))
-    rows = [[r["rank"], o["pos"], o["name"], o["calls"], _f(o["self_ms"], "{:.3f}"), _f(o["total_ms"], "{:.3f}"),
-             _f(o["mean_self_us"], "{:.1f}"), _f(o["self_pct"], "{:.1f}")]
-            for r in ranks for o in r.get("top_operators") or []]
-    if rows:
-        out.append(_table("Top CPU operators (by self time)", ["Rank", "#", "Operator", "Calls", "Self (ms)",
-                                                               "Total (ms)", "Self/call (µs)", "% of window"], rows))
-    rows = [[r["rank"], x["layer"], x["direction"] or "", _ms(x["duration_s"]), _f(x["pct"], "{:.2f}"),
-             _ms(x["gpu_s"]), _ms(x["idle_s"]), _ms(x["communication_s"]), _ms(x["comm_overlap_s"])]
-            for r in ranks for x in r.get("layers") or []]
-    if rows:
-        out.append(_table("Per-layer window split (ms)", ["Rank", "Layer", "Dir", "Part", "%", "GPU",
-                                                          "GPU idle", "Comm", "Comm∩comp"], rows))
+    for key, title, columns in SPECS:
+        rows = section_rows(report, key, columns)
+        if rows:
+            body = rows_as_table(["Rank"] + [h for h, _, _ in columns], rows, max_width=60).splitlines()[:-1]
+            out.append("\n".join([title, "=" * len(title), *body, ""]))
+    return "\n".join(out)
+
+
+def render_perf_markdown(report: dict, escape) -> str:
+    """The sections as Markdown tables; ``escape`` escapes text for Markdown."""
+    out = []
+    for key, title, columns in SPECS:
+        rows = section_rows(report, key, columns)
+        if rows:
+            out += [f"## {title}", "", "| Rank | " + " | ".join(h for h, _, _ in columns) + " |",
+                    "|" + "---|" * (len(columns) + 1)]
+            out += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
+            out.append("")
+    return "\n".join(out)
+
+
+def render_perf_html(report: dict) -> str:
+    """The sections as plain HTML tables, every string escaped."""
+    e = html.escape
+    out = []
+    for key, title, columns in SPECS:
+        rows = section_rows(report, key, columns)
+        if rows:
+            out.append(f"<section class='perf'><h2>{e(title)}</h2><table><thead><tr><th>Rank</th>"
+                       + "".join(f"<th>{e(h)}</th>" for h, _, _ in columns) + "</tr></thead><tbody>")
+            out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
+            out.append("</tbody></table></section>")
     return "\n".join(out)

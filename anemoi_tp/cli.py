@@ -294,8 +294,8 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: Path | None, to
             "html": lambda: cmp.render_compare_html(data, top),
             "markdown": lambda: cmp.render_compare_markdown(data, top),
             "text": lambda: cmp.render_compare_text(data, top)}[fmt]()
+    bad = cmp.regressions(data, fail_on)  # checks the metric names before anything is written
     _write_output(text, output)
-    bad = cmp.regressions(data, fail_on)
     for line in bad:
         click.echo(f"regression: {line}", err=True)
     if bad:

@@ -27,6 +27,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from .errors import InputError
 from .report.formatting import num
 
 ALPHA = 0.05
@@ -228,7 +229,13 @@ def build_comparison(runs: Sequence[tuple[str, dict]]) -> dict:
 
 def regressions(comparison: dict, fail_on: Sequence[tuple[str, float]]) -> list[str]:
     """Changes worse than their --fail-on percentage: a rise of a time metric, a fall of
-    throughput; a testable change must also be significant. One line each."""
+    throughput; a testable change must also be significant. One line each. A METRIC that
+    no comparison has is bad input."""
+    known = {row["metric"] for c in comparison["comparisons"] for row in c["summary"] + c["changes"]}
+    for metric, _ in fail_on:
+        if metric not in known:
+            base = sorted(m for m in known if "/" not in m and ":" not in m)
+            raise InputError(None, f"--fail-on: no metric {metric!r} in the comparison (e.g. {', '.join(base)})")
     out = []
     for c in comparison["comparisons"]:
         for row in c["summary"] + c["changes"]:

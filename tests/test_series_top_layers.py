@@ -238,6 +238,8 @@ def test_compare_cli_fail_on_and_formats(demo_runs, tmp_path):
     assert "<table>" in (tmp_path / "c.html").read_text()
     r = run("compare", a, b, "--fail-on", "step_time_s")
     assert r.returncode == 2 and "NAME=NUMBER" in r.stderr
+    r = run("compare", a, a, "--fail-on", "step_time=5")
+    assert r.returncode == 2 and "--fail-on: no metric 'step_time'" in r.stderr
     r = run("compare", a)
     assert r.returncode == 2 and r.stderr.startswith("error: compare needs two or more runs")
 

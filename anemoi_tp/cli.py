@@ -178,7 +178,11 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
               help="Write the report to this file (written whole or not at all).")
 @click.option("--detailed", is_flag=True, help="Add the annotation table (text format).")
 @click.option("--top", type=click.IntRange(1), default=25, show_default=True,
-              help="Annotation rows per rank in --detailed text; JSON keeps all.")
+              help="Rows per rank of the kernel and CPU operator tables (every format) and of "
+                   "the annotation table in --detailed text (JSON keeps all annotations).")
+@click.option("--module-depth", type=click.IntRange(1), default=None,
+              help="Depth of the per-layer split (1: outermost module paths; default: each module "
+                   "group's top modules and their direct children).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file: [patterns] for batches, phases, modules, module groups; "
                    "[thresholds] for the rules.")
@@ -198,7 +202,7 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
                    "default. Needs anemoi-tp[mlflow].")
 def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top: int,
            config_file: Path | None, batch_patterns: tuple, module_groups: tuple,
-           threshold_opts: tuple, jobs: int | None, mlflow_uri: str | None) -> None:
+           threshold_opts: tuple, jobs: int | None, mlflow_uri: str | None, module_depth: int | None = None) -> None:
     """Analyse TRACE (trace file, directory of per-rank files, or a DuckDB file from `load`).
 
     Throughput, GPU busy / idle, communication and its overlap with computation, the window
@@ -222,7 +226,8 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
         require_mlflow()  # before the work: a missing extra is one line, exit 2
     con = _open_trace(trace, jobs)
     from .session import report_data, report_json
-    data = report_data(con, patterns, thresholds, top=top)  # stored analyses of a .duckdb where current
+    data = report_data(con, patterns, thresholds, top=top,
+                       module_depth=module_depth)  # stored analyses of a .duckdb where current
     if fmt == "json":
         text = report_json(data)
     elif fmt == "html":
@@ -239,6 +244,76 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
         run_id, uri = log_report_files(data, tracking_uri_from(mlflow_uri), top=top,
                                        run_name=f"anemoi-tp {Path(trace).name}")
         click.echo(f"logged to MLflow run {run_id} ({uri})", err=True)
+
+
+class NameValue(click.ParamType):
+    """NAME=NUMBER, as (name, float): e.g. --fail-on step_time_s=5."""
+
+    name = "NAME=NUMBER"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        name, sep, number = str(value).partition("=")
+        try:
+            if sep and name.strip():
+                return name.strip(), float(number)
+        except ValueError:
+            pass
+        self.fail(f"expects NAME=NUMBER, got {value!r}", param, ctx)
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--label", "labels", multiple=True, help="A name for each run, in order (default: "
+              "the file or folder name).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "html", "markdown"]), default=None,
+              help="Default: from the -o suffix (.json, .html, .md), else text.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the comparison to this file (written whole or not at all).")
+@click.option("--top", type=click.IntRange(1), default=25, show_default=True,
+              help="Changes listed per comparison in text, Markdown and HTML (JSON keeps all).")
+@click.option("--fail-on", "fail_on", multiple=True, type=NameValue(), metavar="METRIC=PCT",
+              help="Exit 1 when METRIC regresses by more than PCT %% (a rise of a time, a fall of "
+                   "throughput_it_s; a per-batch metric only when significant), e.g. "
+                   "step_time_s=5 (repeatable).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML file of patterns, as for `report` (applies to every run).")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Files read in parallel.")
+def compare(runs: tuple, labels: tuple, fmt: str | None, output: Path | None, top: int,
+            fail_on: tuple, config_file: Path | None, jobs: int | None) -> None:
+    """Compare runs A B [C …] (traces, folders or DuckDB files): what changed from A, per
+    rank and overall, by how much, and whether it is beyond noise (Mann–Whitney U on the
+    per-batch series). JSON key `changes`: {metric, rank, a, b, delta, delta_pct, significant}.
+    """
+    import json as _json
+
+    from . import compare as cmp
+    from .config import load_config
+    from .report import build_report
+
+    if len(runs) < 2:
+        raise InputError(None, "compare needs two or more runs")
+    if labels and len(labels) != len(runs):
+        raise InputError(None, f"--label given {len(labels)} time(s) for {len(runs)} runs")
+    names = list(labels) or [Path(r.rstrip("/")).name for r in runs]
+    names = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
+    patterns, _ = load_config(config_file)
+    reports = [(name, build_report(_open_trace(run, jobs), patterns)) for name, run in zip(names, runs)]
+    data = cmp.build_comparison(reports)
+    if fmt is None:
+        fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
+            output.suffix.lower() if output else "", "text")
+    text = {"json": lambda: _json.dumps(data, indent=2, default=str) + "\n",
+            "html": lambda: cmp.render_compare_html(data, top),
+            "markdown": lambda: cmp.render_compare_markdown(data, top),
+            "text": lambda: cmp.render_compare_text(data, top)}[fmt]()
+    bad = cmp.regressions(data, fail_on)  # checks the metric names before anything is written
+    _write_output(text, output)
+    for line in bad:
+        click.echo(f"regression: {line}", err=True)
+    if bad:
+        sys.exit(1)
 
 
 def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:

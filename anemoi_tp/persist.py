@@ -40,11 +40,12 @@ def reset_settings(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def analyse(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
-            thresholds: dict | None = None, memory: bool = True) -> None:
+            thresholds: dict | None = None, memory: bool = True,
+            module_depth: int | None = None) -> None:
     """Run the analyses, rules and (``memory``) memory tables from the default settings plus
-    the given ones."""
+    the given ones (``module_depth``: the per-layer split's depth)."""
     reset_settings(con)
-    run_analyses(con, patterns)
+    run_analyses(con, patterns, module_depth=module_depth)
     run_rules(con, thresholds)
     if memory and has_relation(con, "trace_events"):
         for f in MEMORY_FILES:

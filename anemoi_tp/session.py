@@ -67,18 +67,20 @@ def open_source(source: str | Path, load: Callable[[duckdb.DuckDBPyConnection], 
 
 
 def ensure_analysed(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
-                    thresholds: dict | None = None, memory: bool = True, reuse: bool = True) -> bool:
+                    thresholds: dict | None = None, memory: bool = True, reuse: bool = True,
+                    module_depth: int | None = None) -> bool:
     """Make the analysis and rule tables: reuse stored ones where they are current and no
     setting differs from the defaults; else compute them (in memory). True when reused."""
-    if reuse and not patterns and not thresholds and stored_analyses_status(con)[0]:
+    if (reuse and not patterns and not thresholds and module_depth is None
+            and stored_analyses_status(con)[0]):
         return True
-    analyse(con, patterns, thresholds, memory=memory)
+    analyse(con, patterns, thresholds, memory=memory, module_depth=module_depth)
     return False
 
 
 def report_data(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
                 thresholds: dict | None = None, analysed: bool = False,
-                top: int | None = None) -> dict:
+                top: int | None = None, module_depth: int | None = None) -> dict:
     """The report as a dict (`build_report`), on stored analyses where they are current.
 
     ``analysed``: the tables were just made with these settings (the Python API keeps track)."""
@@ -86,7 +88,7 @@ def report_data(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
 
     if not analysed:
         # the memory tables are made by the report itself (report/memory.py)
-        ensure_analysed(con, patterns, thresholds, memory=False)
+        ensure_analysed(con, patterns, thresholds, memory=False, module_depth=module_depth)
     return build_report(con, analysed=True, top=top)
 
 

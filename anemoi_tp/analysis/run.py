@@ -23,15 +23,25 @@ ANALYSIS_FILES = (
     "analysis/analysis_window.sql",
     "analysis/gpu_time.sql",
     "analysis/ownership.sql",
+    "analysis/module_layers.sql",
     "analysis/attribution.sql",
     "analysis/annotations.sql",
     "analysis/collectives.sql",
+    "analysis/batch_series.sql",
+    "analysis/batch_flags.sql",
+    "analysis/batch_trend.sql",
+    "analysis/kernel_stats.sql",
+    "analysis/operator_stats.sql",
 )
 _VERSION = re.compile(r"^--\s*\S+\.sql\s*\(version\s+(\d+)\)")
 
 
-def run_analyses(con: duckdb.DuckDBPyConnection, patterns: dict[str, list] | None = None) -> None:
-    """Create every analysis table. ``patterns`` replaces the default patterns of a kind."""
+def run_analyses(con: duckdb.DuckDBPyConnection, patterns: dict[str, list] | None = None,
+                 module_depth: int | None = None) -> None:
+    """Create every analysis table. ``patterns`` replaces the default patterns of a kind;
+    ``module_depth`` is the depth of the per-layer split (None: groups and their children)."""
+    # read by analysis/module_layers.sql; set every time, so that an earlier run's value never stays
+    con.execute("SET VARIABLE module_depth = ?", [module_depth])
     for f in ANALYSIS_FILES:
         run_sql(con, f)
         if f == "analysis/settings.sql" and patterns:

@@ -53,7 +53,8 @@ class DemoConfig:
     processor_blocks: int = 4
     seed: int = 0
     gzip: bool = False
-    slow_rank: int | None = 2  # a rank whose data loading is SLOW_DATA_FACTOR times slower; None for none
+    slow_rank: int | None = 2  # a rank whose data loading is slow_data_factor times slower; None for none
+    slow_data_factor: float = SLOW_DATA_FACTOR
     # a rank whose GPU is slower (its compute kernels take straggler_factor times longer): it
     # arrives last at the collectives that follow compute and the others wait; None for none
     straggler_rank: int | None = 1
@@ -225,7 +226,7 @@ class _Rank:
         step_start = t
         t += 5 * US
         # data loading, slower on the slow rank
-        dl = int(self.us(300.0, 500.0) * (SLOW_DATA_FACTOR if self.rank == cfg.slow_rank else 1.0))
+        dl = int(self.us(300.0, 500.0) * (cfg.slow_data_factor if self.rank == cfg.slow_rank else 1.0))
         self.annotation("[pl][profile][_TrainingEpochLoop].train_dataloader_next", t, dl + 10 * US)
         self.annotation("enumerate(DataLoader)#_MultiProcessingDataLoaderIter.__next__", t + 5 * US, dl)
         t += dl + 15 * US

@@ -13,25 +13,28 @@ from ..rules import rule_status, run_rules
 from ..rules.run import grouped_findings
 from .memory import memory_section
 from .sections import collect
+from .sections_perf import add_perf_sections, create_perf_views
 
 GPU_KEYS = ("gpu_active_s", "gpu_idle_s", "gpu_idle_pct", "comm_pct")
 
 
 def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
                  top_annotations: int | None = None, thresholds: dict | None = None,
-                 analysed: bool = False, top: int | None = None) -> dict:
+                 analysed: bool = False, top: int | None = None,
+                 module_depth: int | None = None) -> dict:
     """Run the analyses and rules on a loaded database and return the report as a dict.
 
     `sections` holds every report section (sections.py) with the rows of its SQL view; the
     other keys are the stable JSON report. Missing numbers are NULL in the views: this only
     copies them (report_views.sql decides). ``analysed``: the analysis and rule tables are
-    there already (anemoi_tp/persist.py): only read them; ``patterns`` and ``thresholds`` are
-    then ignored.
+    there already (anemoi_tp/persist.py): only read them; ``patterns``, ``thresholds`` and
+    ``module_depth`` (the per-layer split's depth) are then ignored. ``top``: rows per rank of
+    the top-N sections.
     """
     if analysed:
         findings = grouped_findings(con)
     else:
-        run_analyses(con, patterns)
+        run_analyses(con, patterns, module_depth=module_depth)
         findings = run_rules(con, thresholds)
     run_sql(con, "report/report_views.sql")
     run_sql(con, "report/report_links.sql")
@@ -94,7 +97,8 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
     devices = _rows(con, "devices")
     for d in devices:
         d.pop("properties", None)
-    return {
+    create_perf_views(con)
+    report = {
         "tool": {"name": "anemoi-tp", "version": __version__},
         "queries": query_versions(),
         "ranks": ranks,
@@ -114,3 +118,5 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         "memory_batches": (_rows(con, "report_memory_batches") if memory.get("events") else []),
         "sections": collect(con, top if top is not None else top_annotations),
     }
+    add_perf_sections(con, report, top)
+    return report

@@ -1,5 +1,5 @@
--- analysis/attribution.sql (version 2): the window split between owners, per dimension.
--- Reads: gpu_owners, host_ranges, analysis_window.   Used by: phases, modules, annotations.
+-- analysis/attribution.sql (version 3): the window split between owners, per dimension.
+-- Reads: gpu_owners, host_ranges, module_layers, analysis_window.   Used by: phases, modules, annotations.
 --
 -- DESIGN.md: at each instant of the window, if GPU activity runs, the instant goes to the
 -- owners of the running activities, shared equally between distinct owners; if the GPU is
@@ -8,7 +8,10 @@
 -- part of its time in which one of its own activities is communication.
 -- Dimensions: 'phase' (forward, backward, optimizer, data_loader, elsewhere), 'module'
 -- (encoder, processor, decoder, elsewhere), 'module_dir' (module group + ' fwd'/' bwd'; GPU
--- only) and 'annotation' (annotation range id + ' fwd'/' bwd'; GPU only).
+-- only), 'annotation' (annotation range id + ' fwd'/' bwd'; GPU only) and 'layer' (the
+-- module path at the chosen depth + ' fwd'/' bwd', module_layers.sql; GPU work without a
+-- module and idle time under none is 'elsewhere'; idle time under a host module range goes to
+-- its layer, ' bwd' only where its name says so: Lightning's module ranges are forward ones).
 -- Method: per owner, the union of its activities (islands). k(t) = number of owners with an
 -- island at t. F(t) = ∫ 1/k over the GPU-busy part of [window start, t); an island's share
 -- is F(end) − F(start), and the time it shares with other owners is the same integral of
@@ -16,7 +19,7 @@
 --
 -- @table owned_activity  GPU activity clipped to the window, once per dimension
 -- @column rank         rank
--- @column dim          phase | module | module_dir | annotation
+-- @column dim          phase | module | module_dir | annotation | layer
 -- @column owner        the owner in that dimension
 -- @column class        computation | communication | memory
 -- @column ts           start (clipped), ns
@@ -42,7 +45,10 @@ SELECT rank, 'module_dir', module_group || ' ' || direction, class, ts, end_ts F
 WHERE module_group IS NOT NULL
 UNION ALL
 SELECT rank, 'annotation', annotation_id::VARCHAR || ' ' || direction, class, ts, end_ts FROM clipped
-WHERE annotation_id IS NOT NULL;
+WHERE annotation_id IS NOT NULL
+UNION ALL
+SELECT c.rank, 'layer', coalesce(l.layer || ' ' || c.direction, 'elsewhere'), c.class, c.ts, c.end_ts
+FROM clipped c LEFT JOIN module_layers l ON l.path = c.module_path;
 
 -- host ranges of each dimension (own_ts / own_end: unclipped, for the innermost order),
 -- clipped to the window
@@ -53,6 +59,10 @@ CROSS JOIN LATERAL (
     SELECT 'phase' AS dim, h.label AS owner WHERE h.kind = 'phase'
     UNION ALL
     SELECT 'module', coalesce(h.module_group, 'elsewhere') WHERE h.kind = 'module'
+    UNION ALL
+    SELECT 'layer', (SELECT l.layer FROM module_layers l WHERE l.path = h.label) || ' '
+                    || coalesce(h.direction, 'fwd')
+    WHERE h.kind = 'module'
 ) d;
 CREATE OR REPLACE TEMP TABLE attr_host_owner AS SELECT * FROM clip_to_window(attr_host_ranges);
 
@@ -60,7 +70,7 @@ CREATE OR REPLACE TEMP TABLE attr_dims AS
 SELECT w.rank, d.dim, w.ts AS w0, w.end_ts AS w1,
        row_number() OVER (ORDER BY w.rank, d.dim) AS track
 FROM analysis_window w
-CROSS JOIN (VALUES ('phase'), ('module'), ('module_dir'), ('annotation')) d(dim)
+CROSS JOIN (VALUES ('phase'), ('module'), ('module_dir'), ('annotation'), ('layer')) d(dim)
 WHERE w.ts IS NOT NULL;
 
 -- per owner, the union of its activities (and of its communication activities)

@@ -1,0 +1,61 @@
+-- analysis/operator_stats.sql (version 1): CPU operators by self (exclusive) time, per rank.
+-- Reads: events, interval_tracks, analysis_window.   Used by: reports, compare.
+--
+-- Operators are complete events of category cpu_op / Operator. On each thread, the op
+-- boundaries (every start and end, and the window's ends) cut time into segments; a segment
+-- belongs to the innermost op open over it (intervals/innermost.sql, the one order of
+-- intervals/order.sql), so nested ops' self times on a thread never overlap and sum to the
+-- time any op is open. Only segments inside the window count. Calls: ops overlapping the
+-- window; total: their summed durations clipped to the window (inclusive: an op nested in one
+-- of the same name counts twice).
+--
+-- @table operator_stats one row per (rank, operator name)
+-- @column rank         rank
+-- @column name         operator name
+-- @column calls        ops overlapping the window
+-- @column self_ns      time it is the innermost open op on its thread, in the window, ns
+-- @column total_ns     summed (inclusive) durations clipped to the window, ns
+-- @column mean_self_ns self_ns / calls, ns
+CREATE OR REPLACE TEMP TABLE os_ops AS
+SELECT e.event_id AS range_id, e.event_id, e.rank, e.name, e.ts, e.ts + e.dur AS end_ts,
+       t.thread_no, tkey(t.thread_no, e.ts) AS ks, tkey(t.thread_no, e.ts + e.dur) AS ke
+FROM events e JOIN interval_tracks t USING (rank, pid, tid)
+JOIN analysis_window w ON w.rank = e.rank
+WHERE e.ph = 'X' AND e.cat IN ('cpu_op', 'Operator') AND e.dur > 0
+  AND w.ts IS NOT NULL AND e.ts < w.end_ts AND e.ts + e.dur > w.ts;
+
+-- segment starts: every boundary of the thread's ops and the window ends, up to the next one
+CREATE OR REPLACE TEMP TABLE os_segments AS
+WITH points AS (
+    SELECT DISTINCT o.rank, o.thread_no, p.t
+    FROM os_ops o, LATERAL (SELECT o.ts AS t UNION ALL SELECT o.end_ts) p
+    UNION
+    SELECT DISTINCT o.rank, o.thread_no, x.t
+    FROM (SELECT DISTINCT rank, thread_no FROM os_ops) o
+    JOIN analysis_window w USING (rank), LATERAL (SELECT w.ts AS t UNION ALL SELECT w.end_ts) x
+)
+SELECT p.rank, p.t, lead(p.t) OVER (PARTITION BY p.rank, p.thread_no ORDER BY p.t) - p.t AS len,
+       tkey(p.thread_no, p.t) AS k, tkey(p.thread_no, p.t) AS point_id
+FROM points p;
+CREATE OR REPLACE TEMP TABLE os_points AS
+SELECT s.point_id, s.k, s.len FROM os_segments s JOIN analysis_window w USING (rank)
+WHERE s.len > 0 AND s.t >= w.ts AND s.t < w.end_ts;
+
+CREATE OR REPLACE TABLE operator_stats AS
+WITH self AS (
+    SELECT o.rank, o.name, sum(p.len)::BIGINT AS self_ns
+    FROM innermost_enclosing(os_points, os_ops) x
+    JOIN os_points p USING (point_id)
+    JOIN os_ops o ON o.range_id = x.range_id
+    GROUP BY ALL
+),
+calls AS (
+    SELECT o.rank, o.name, count(*) AS calls,
+           sum(least(o.end_ts, w.end_ts) - greatest(o.ts, w.ts))::BIGINT AS total_ns
+    FROM os_ops o JOIN analysis_window w USING (rank)
+    GROUP BY ALL
+)
+SELECT c.rank, c.name, c.calls, coalesce(s.self_ns, 0) AS self_ns, c.total_ns,
+       coalesce(s.self_ns, 0) / c.calls AS mean_self_ns
+FROM calls c LEFT JOIN self s USING (rank, name)
+ORDER BY c.rank, self_ns DESC, c.name;

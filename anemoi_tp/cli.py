@@ -62,8 +62,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: str, jobs: int | None, quiet: bo
 
 @cli.command()
 @click.argument("trace", type=click.Path(path_type=str))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The DuckDB database file to write.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=str),
+              help="The DuckDB database file to write (locked while it is written).")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Files read in parallel (default: one per core).")
@@ -73,7 +73,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: str, jobs: int | None, quiet: bo
 @click.option("--trace-processor", "tp_binary", type=click.Path(dir_okay=False), envvar="ANEMOI_TP_TRACE_PROCESSOR",
               help="A native trace_processor_shell for --engine perfetto (default: the embedded "
                    "WebAssembly build; also ANEMOI_TP_TRACE_PROCESSOR).")
-def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
+def load(trace: str, output: str, force: bool, jobs: int | None, engine: str,
          tp_binary: str | None) -> None:
     """Load TRACE (a file or a directory of per-rank files) into a DuckDB file.
 
@@ -81,21 +81,16 @@ def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
     `anemoi-tp query`, or with DuckDB itself. It is written under a temporary name and only
     renamed to OUTPUT once the load succeeded: a failed load leaves nothing behind.
     """
-    if output.exists() and not force:
-        raise InputError(output, "exists already (use --force to replace it)")
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
+    from .writer import database_file, prepare_output
+
+    target = prepare_output(output, [trace], database=True)
+    with database_file(target, force) as tmp:
         con = connect(tmp)
         try:
             result = _load(con, trace, jobs, engine=engine, tp_binary=tp_binary)
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        os.replace(tmp, output)
-    finally:
-        for p in (tmp, tmp.with_name(tmp.name + ".wal")):
-            if p.exists():
-                p.unlink()
     mb = result.json_bytes / 1e6
     click.echo(f"loaded {len(result.files)} file(s), {result.events:,} events, {mb:.1f} MB of JSON "
                f"in {result.seconds:.2f} s ({mb / max(result.seconds, 1e-9):.0f} MB/s) -> {output}",
@@ -108,8 +103,8 @@ def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="table: aligned text; csv: with a header; json: an array "
                                       "of row objects.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the result to this file instead of stdout.")
+@click.option("-o", "--output", type=click.Path(path_type=str),
+              help="Write the result to this file instead of stdout ('-': stdout).")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Files read in parallel when SOURCE is a trace.")
 @click.option("--perfetto", is_flag=True,
@@ -117,7 +112,7 @@ def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
                    "(INCLUDE PERFETTO MODULE … works) instead of DuckDB SQL on the tables.")
 @click.option("--trace-processor", "tp_binary", type=click.Path(dir_okay=False), envvar="ANEMOI_TP_TRACE_PROCESSOR",
               help="With --perfetto: a native trace_processor_shell (default: the embedded build).")
-def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None, perfetto: bool,
+def query(source: str, sql: str, fmt: str, output: str | None, jobs: int | None, perfetto: bool,
           tp_binary: str | None) -> None:
     """Run SQL on SOURCE: a trace (file or directory, loaded in memory) or a DuckDB file
     written by `anemoi-tp load` (opened read-only).
@@ -128,7 +123,9 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
       anemoi-tp query t.duckdb "SELECT ph, cat, count(*) FROM events GROUP BY ALL" -f csv
     """
     from .output import render
+    from .writer import prepare_output
 
+    target = prepare_output(output, [source])
     if perfetto:
         from .engines.perfetto import open_trace_processor, query_rows
         from .ingest.extract import looks_like_json
@@ -142,7 +139,7 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
         finally:
             tp.close()
         text = render(fmt, columns, ["VARCHAR"] * len(columns), rows)
-        _write_output(text if text.endswith("\n") else text + "\n", output)
+        _write_output(text if text.endswith("\n") else text + "\n", target)
         return
     if is_duckdb_file(source):
         try:
@@ -163,7 +160,7 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
         columns = [d[0] for d in cur.description]
         types = [str(d[1]) for d in cur.description]
     text = render(fmt, columns, types, rows)
-    _write_output(text if text.endswith("\n") else text + "\n", output)
+    _write_output(text if text.endswith("\n") else text + "\n", target)
 
 
 @cli.command()
@@ -172,8 +169,9 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
               help="text: tables for a terminal; json: every number under stable keys; html: one "
                    "self-contained page with plots; markdown. Default: from the -o suffix (.json, "
                    ".html, .md), else text.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to this file (written whole or not at all).")
+@click.option("-o", "--output", type=click.Path(path_type=str),
+              help="Write the report to this file (written whole or not at all; never an input; "
+                   "'-': stdout).")
 @click.option("--detailed", is_flag=True, help="Add the annotation table (text format).")
 @click.option("--top", type=click.IntRange(1), default=25, show_default=True,
               help="Annotation rows per rank in --detailed text; JSON keeps all.")
@@ -189,7 +187,7 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
                    "(repeatable; defaults: queries/rules/_setup.sql).")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Files read in parallel.")
-def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top: int,
+def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top: int,
            config_file: Path | None, batch_patterns: tuple, module_groups: tuple,
            threshold_opts: tuple, jobs: int | None) -> None:
     """Analyse TRACE (trace file, directory of per-rank files, or a DuckDB file from `load`).
@@ -207,12 +205,15 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
     from .report import build_report
     from .report.text import render_text
 
+    from .writer import prepare_output
+
+    target = prepare_output(output, [trace, config_file])
     file_patterns, file_thresholds = load_config(config_file)
     patterns = merge_options(file_patterns, batch_patterns, module_groups)
     thresholds = merge_thresholds(file_thresholds, threshold_opts)
     if fmt is None:
         fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
-            output.suffix.lower() if output else "", "text")
+            Path(output).suffix.lower() if output else "", "text")
     con = _open_trace(trace, jobs)
     data = build_report(con, patterns, thresholds=thresholds)
     if fmt == "json":
@@ -225,7 +226,7 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
         text = render_markdown(data, top=top)
     else:
         text = render_text(data, detailed=detailed, top=top)
-    _write_output(text, output)
+    _write_output(text, target)
 
 
 def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
@@ -246,29 +247,22 @@ def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _write_output(text: str, output: Path | None) -> None:
-    """To stdout, or to a file through a temporary name (no half-written file on failure)."""
-    if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
-        return
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, output)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def _write_output(text: str, target=None) -> None:
+    """To the checked target of -o (writer.py), or stdout."""
+    from .writer import prepare_output, write_text
+
+    write_text(target if target is not None else prepare_output(None), text)
 
 
 @cli.command()
 @click.argument("source", type=click.Path(path_type=str))
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default=None,
               help="Default: from the -o suffix (.json), else text.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (whole or not at all).")
+@click.option("-o", "--output", type=click.Path(path_type=str),
+              help="Write to this file (whole or not at all; never an input).")
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True,
               help="Largest allocations and allocation sites listed per snapshot.")
-def memory(source: str, fmt: str | None, output: Path | None, top: int) -> None:
+def memory(source: str, fmt: str | None, output: str | None, top: int) -> None:
     """What memory is used for: a snapshot (memory_snapshot.pickle from
     torch.cuda.memory._dump_snapshot) or the [memory] events of a trace.
 
@@ -286,6 +280,9 @@ def memory(source: str, fmt: str | None, output: Path | None, top: int) -> None:
     from .ingest.snapshot import is_pickle, load_snapshot
     from .report.memory import memory_section, render_memory_text
 
+    from .writer import prepare_output
+
+    target = prepare_output(output, [source])
     path = Path(source)
     if path.is_file() and is_pickle(path):
         con = connect()
@@ -295,9 +292,9 @@ def memory(source: str, fmt: str | None, output: Path | None, top: int) -> None:
         run_analyses(con)
     data = memory_section(con, top=top)
     if fmt is None:
-        fmt = "json" if output is not None and output.suffix == ".json" else "text"
+        fmt = "json" if output is not None and Path(output).suffix == ".json" else "text"
     _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
-                  else render_memory_text(data), output)
+                  else render_memory_text(data), target)
 
 
 @cli.command("open")
@@ -423,7 +420,7 @@ def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool, fmt: str) 
     _load(con, str(output), None)
     data = build_report(con)
     _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
-                  else render_text(data, detailed=True, top=10), None)
+                  else render_text(data, detailed=True, top=10))
 
 
 def main() -> None:

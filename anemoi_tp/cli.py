@@ -11,7 +11,7 @@ import click
 import duckdb
 
 from . import __version__
-from .database import attach_loaded, connect, is_duckdb_file
+from .database import attach_loaded, connect, is_duckdb_file, lock_down
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -142,13 +142,11 @@ def query(source: str, sql: str, fmt: str, output: str | None, jobs: int | None,
         _write_output(text if text.endswith("\n") else text + "\n", target)
         return
     if is_duckdb_file(source):
-        try:
-            con = connect(source, read_only=True)
-        except duckdb.Error as exc:
-            raise InputError(source, f"cannot open DuckDB file: {str(exc).splitlines()[0]}") from None
+        con = attach_loaded(source)  # checked, our views, locked down
     else:
         con = connect()
         _load(con, source, jobs)
+        lock_down(con)  # user SQL reads and writes no file
     try:
         cur = con.execute(sql)
     except duckdb.Error as exc:

@@ -422,26 +422,32 @@ def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool, fmt: str) 
 
 
 def main() -> None:
-    """Entry point: bad input -> one line and exit 2; tracebacks only with --debug."""
+    """Entry point: bad input -> one line and exit 2; tracebacks only with --debug; a stopping
+    signal (Ctrl-C, SIGTERM, SIGHUP) -> "aborted" and 128 + its number, after cleaning up."""
+    from . import signals
+
     debug = "--debug" in sys.argv[1:] or os.environ.get("ANEMOI_TP_DEBUG") not in (None, "", "0")
+    signals.install()
+    signals.sweep_stale_temp_dirs()
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except InputError as exc:
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence
+        status = signals.stopped_status()
+        if status is not None or isinstance(exc, (KeyboardInterrupt, click.exceptions.Abort)):
+            # a signal may surface as anything (DuckDB's "Query interrupted", a bad-input
+            # message about a half-read part): the signal is what happened
+            click.echo("aborted", err=True)
+            sys.exit(status or 130)
+        if isinstance(exc, SystemExit):
+            raise
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if debug:
-            traceback.print_exc()
+        if isinstance(exc, InputError):
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
         click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
                    "traceback)", err=True)
         sys.exit(1)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from ..errors import InputError
+from ..signals import temp_prefix
 
 try:  # ISA-L's gzip: the same format, decompressed ~3x faster than zlib (measured here)
     from isal import igzip as _gzip
@@ -120,7 +121,7 @@ def extract(path: str | Path, tmpdir: str | None = None, part_bytes: int | None 
         raise InputError(path, "is a directory, expected a trace file")
     if path.stat().st_size == 0:
         raise InputError(path, "empty file")
-    workdir = Path(tempfile.mkdtemp(prefix="anemoi-tp-", dir=tmpdir))
+    workdir = Path(tempfile.mkdtemp(prefix=temp_prefix(), dir=tmpdir))
     try:
         src = _plain_source(path, workdir, progress)
         with open(src, "rb") as f:

@@ -157,7 +157,7 @@ def query(source: str, sql: str, fmt: str, output: str | None, jobs: int | None,
         rows = cur.fetchall()
         columns = [d[0] for d in cur.description]
         types = [str(d[1]) for d in cur.description]
-    text = render(fmt, columns, types, rows)
+    text = render(fmt, columns, types, rows, source)
     _write_output(text if text.endswith("\n") else text + "\n", target)
 
 
@@ -229,7 +229,7 @@ def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top:
 
 def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
     """A database with TRACE loaded (or attached), plus any memory snapshot beside the traces."""
-    from .ingest.snapshot import is_pickle, load_snapshot
+    from .ingest.snapshot import is_pickle
 
     path = Path(trace)
     if path.is_file() and is_pickle(path):
@@ -241,8 +241,29 @@ def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
     _load(con, trace, jobs)
     if path.is_dir():
         for i, snap in enumerate(sorted(p for p in path.iterdir() if p.suffix == ".pickle" and is_pickle(p))):
-            load_snapshot(con, snap, snapshot_id=i)
+            _load_snapshot(con, snap, snapshot_id=i)
     return con
+
+
+def _load_snapshot(con: duckdb.DuckDBPyConnection, path: Path, snapshot_id: int = 0) -> None:
+    """load_snapshot, with what its reader and DuckDB raise on odd values as bad input."""
+    from .ingest.snapshot import load_snapshot
+
+    try:
+        load_snapshot(con, path, snapshot_id=snapshot_id)
+    except RecursionError:
+        raise InputError(path, "the snapshot is nested too deeply") from None
+    except (OverflowError, duckdb.Error) as exc:
+        raise InputError(path, f"a value of the snapshot is out of range or of the wrong type "
+                               f"({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's first line, without the temporary file DuckDB names (it is ours, not the
+    user's)."""
+    import re
+
+    return re.sub(r'\s*in file "[^"]*",?', "", str(exc).splitlines()[0])[:200]
 
 
 def _write_output(text: str, target=None) -> None:
@@ -275,7 +296,7 @@ def memory(source: str, fmt: str | None, output: str | None, top: int) -> None:
     import json as _json
 
     from .analysis import run_analyses
-    from .ingest.snapshot import is_pickle, load_snapshot
+    from .ingest.snapshot import is_pickle
     from .report.memory import memory_section, render_memory_text
 
     from .writer import prepare_output
@@ -284,7 +305,7 @@ def memory(source: str, fmt: str | None, output: str | None, top: int) -> None:
     path = Path(source)
     if path.is_file() and is_pickle(path):
         con = connect()
-        load_snapshot(con, path)
+        _load_snapshot(con, path)
     else:
         con = _open_trace(source, None)
         run_analyses(con)

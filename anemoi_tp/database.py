@@ -82,7 +82,10 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def is_duckdb_file(path: str | Path) -> bool:
-    """DuckDB database files carry 'DUCK' at byte 8."""
+    """DuckDB database files carry 'DUCK' at byte 8 (only regular files are read: a FIFO
+    would block)."""
+    if not os.path.isfile(path):
+        return False
     try:
         with open(path, "rb") as f:
             head = f.read(12)

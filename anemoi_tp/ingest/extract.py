@@ -126,7 +126,10 @@ def extract(path: str | Path, tmpdir: str | None = None, part_bytes: int | None 
         src = _plain_source(path, workdir, progress)
         with open(src, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            start, end, meta = _locate_array(f, size, path)
+            try:
+                start, end, meta = _locate_array(f, size, path)
+            except RecursionError:  # json's recursive decoder on keys nested thousands deep
+                raise InputError(path, "the keys around traceEvents are nested too deeply") from None
             if part_bytes is None:
                 part_bytes = min(MAX_PART, max(MIN_PART, (end - start) // (4 * (os.cpu_count() or 1))))
             ranges = _cut_points(f, start, end, part_bytes)
@@ -266,7 +269,7 @@ def _rest_of_object(text: str, i: int) -> bool:
                 return False
             i = _SKIP_WS.match(text, i + 1).end()
             _value, i = _DECODER.raw_decode(text, i)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting: the events' args, not keys
             return False
         i = _SKIP_WS.match(text, i).end()
 

@@ -11,7 +11,7 @@ import click
 import duckdb
 
 from . import __version__
-from .database import attach_loaded, connect, is_duckdb_file
+from .database import attach_loaded, connect, is_duckdb_file, lock_down
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -62,8 +62,8 @@ def _load(con: duckdb.DuckDBPyConnection, path: str, jobs: int | None, quiet: bo
 
 @cli.command()
 @click.argument("trace", type=click.Path(path_type=str))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The DuckDB database file to write.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=str),
+              help="The DuckDB database file to write (locked while it is written).")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Files read in parallel (default: one per core).")
@@ -73,7 +73,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: str, jobs: int | None, quiet: bo
 @click.option("--trace-processor", "tp_binary", type=click.Path(dir_okay=False), envvar="ANEMOI_TP_TRACE_PROCESSOR",
               help="A native trace_processor_shell for --engine perfetto (default: the embedded "
                    "WebAssembly build; also ANEMOI_TP_TRACE_PROCESSOR).")
-def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
+def load(trace: str, output: str, force: bool, jobs: int | None, engine: str,
          tp_binary: str | None) -> None:
     """Load TRACE (a file or a directory of per-rank files) into a DuckDB file.
 
@@ -81,10 +81,10 @@ def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
     `anemoi-tp query`, or with DuckDB itself. It is written under a temporary name and only
     renamed to OUTPUT once the load succeeded: a failed load leaves nothing behind.
     """
-    if output.exists() and not force:
-        raise InputError(output, "exists already (use --force to replace it)")
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
+    from .writer import database_file, prepare_output
+
+    target = prepare_output(output, [trace], database=True)
+    with database_file(target, force) as tmp:
         con = connect(tmp)
         try:
             result = _load(con, trace, jobs, engine=engine, tp_binary=tp_binary)
@@ -93,11 +93,6 @@ def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        os.replace(tmp, output)
-    finally:
-        for p in (tmp, tmp.with_name(tmp.name + ".wal")):
-            if p.exists():
-                p.unlink()
     mb = result.json_bytes / 1e6
     click.echo(f"loaded {len(result.files)} file(s), {result.events:,} events, {mb:.1f} MB of JSON "
                f"in {result.seconds:.2f} s ({mb / max(result.seconds, 1e-9):.0f} MB/s) -> {output}",
@@ -110,8 +105,8 @@ def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="table: aligned text; csv: with a header; json: an array "
                                       "of row objects.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the result to this file instead of stdout.")
+@click.option("-o", "--output", type=click.Path(path_type=str),
+              help="Write the result to this file instead of stdout ('-': stdout).")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Files read in parallel when SOURCE is a trace.")
 @click.option("--perfetto", is_flag=True,
@@ -119,7 +114,7 @@ def load(trace: str, output: Path, force: bool, jobs: int | None, engine: str,
                    "(INCLUDE PERFETTO MODULE … works) instead of DuckDB SQL on the tables.")
 @click.option("--trace-processor", "tp_binary", type=click.Path(dir_okay=False), envvar="ANEMOI_TP_TRACE_PROCESSOR",
               help="With --perfetto: a native trace_processor_shell (default: the embedded build).")
-def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None, perfetto: bool,
+def query(source: str, sql: str, fmt: str, output: str | None, jobs: int | None, perfetto: bool,
           tp_binary: str | None) -> None:
     """Run SQL on SOURCE: a trace (file or directory, loaded in memory) or a DuckDB file
     written by `anemoi-tp load` (opened read-only).
@@ -130,7 +125,9 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
       anemoi-tp query t.duckdb "SELECT ph, cat, count(*) FROM events GROUP BY ALL" -f csv
     """
     from .output import render
+    from .writer import prepare_output
 
+    target = prepare_output(output, [source])
     if perfetto:
         from .engines.perfetto import open_trace_processor, query_rows
         from .ingest.extract import looks_like_json
@@ -144,16 +141,14 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
         finally:
             tp.close()
         text = render(fmt, columns, ["VARCHAR"] * len(columns), rows)
-        _write_output(text if text.endswith("\n") else text + "\n", output)
+        _write_output(text if text.endswith("\n") else text + "\n", target)
         return
     if is_duckdb_file(source):
-        try:
-            con = connect(source, read_only=True)
-        except duckdb.Error as exc:
-            raise InputError(source, f"cannot open DuckDB file: {str(exc).splitlines()[0]}") from None
+        con = attach_loaded(source)  # checked, our views, locked down
     else:
         con = connect()
         _load(con, source, jobs)
+        lock_down(con)  # user SQL reads and writes no file
     try:
         cur = con.execute(sql)
     except duckdb.Error as exc:
@@ -164,8 +159,8 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
         rows = cur.fetchall()
         columns = [d[0] for d in cur.description]
         types = [str(d[1]) for d in cur.description]
-    text = render(fmt, columns, types, rows)
-    _write_output(text if text.endswith("\n") else text + "\n", output)
+    text = render(fmt, columns, types, rows, source)
+    _write_output(text if text.endswith("\n") else text + "\n", target)
 
 
 @cli.command()
@@ -174,8 +169,9 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
               help="text: tables for a terminal; json: every number under stable keys; html: one "
                    "self-contained page with plots; markdown. Default: from the -o suffix (.json, "
                    ".html, .md), else text.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to this file (written whole or not at all).")
+@click.option("-o", "--output", type=click.Path(path_type=str),
+              help="Write the report to this file (written whole or not at all; never an input; "
+                   "'-': stdout).")
 @click.option("--detailed", is_flag=True, help="Add the annotation table (text format).")
 @click.option("--top", type=click.IntRange(1), default=25, show_default=True,
               help="Rows per rank of the kernel and CPU operator tables (every format) and of "
@@ -200,7 +196,7 @@ def query(source: str, sql: str, fmt: str, output: Path | None, jobs: int | None
               help="Also log metrics and the HTML and JSON reports to MLflow: at TRACKING_URI "
                    "(file:///…/mlruns works offline), else MLFLOW_TRACKING_URI or MLflow's "
                    "default. Needs anemoi-tp[mlflow].")
-def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top: int,
+def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top: int,
            config_file: Path | None, batch_patterns: tuple, module_groups: tuple,
            threshold_opts: tuple, jobs: int | None, mlflow_uri: str | None, module_depth: int | None = None) -> None:
     """Analyse TRACE (trace file, directory of per-rank files, or a DuckDB file from `load`).
@@ -215,12 +211,15 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
     from .config import load_config, merge_options, merge_thresholds
     from .report.text import render_text
 
+    from .writer import prepare_output
+
+    target = prepare_output(output, [trace, config_file])
     file_patterns, file_thresholds = load_config(config_file)
     patterns = merge_options(file_patterns, batch_patterns, module_groups)
     thresholds = merge_thresholds(file_thresholds, threshold_opts)
     if fmt is None:
         fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
-            output.suffix.lower() if output else "", "text")
+            Path(output).suffix.lower() if output else "", "text")
     if mlflow_uri is not None:
         from .tracking import require_mlflow
         require_mlflow()  # before the work: a missing extra is one line, exit 2
@@ -238,7 +237,7 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
         text = render_markdown(data, top=top)
     else:
         text = render_text(data, detailed=detailed, top=top)
-    _write_output(text, output)
+    _write_output(text, target)
     if mlflow_uri is not None:
         from .tracking import log_report_files, tracking_uri_from
         run_id, uri = log_report_files(data, tracking_uri_from(mlflow_uri), top=top,
@@ -269,8 +268,9 @@ class NameValue(click.ParamType):
               "the file or folder name).")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "html", "markdown"]), default=None,
               help="Default: from the -o suffix (.json, .html, .md), else text.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the comparison to this file (written whole or not at all).")
+@click.option("-o", "--output", type=click.Path(path_type=str),
+              help="Write the comparison to this file (written whole or not at all; never an input; "
+                   "'-': stdout).")
 @click.option("--top", type=click.IntRange(1), default=25, show_default=True,
               help="Changes listed per comparison in text, Markdown and HTML (JSON keeps all).")
 @click.option("--fail-on", "fail_on", multiple=True, type=NameValue(), metavar="METRIC=PCT",
@@ -280,7 +280,7 @@ class NameValue(click.ParamType):
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file of patterns, as for `report` (applies to every run).")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Files read in parallel.")
-def compare(runs: tuple, labels: tuple, fmt: str | None, output: Path | None, top: int,
+def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top: int,
             fail_on: tuple, config_file: Path | None, jobs: int | None) -> None:
     """Compare runs A B [C …] (traces, folders or DuckDB files): what changed from A, per
     rank and overall, by how much, and whether it is beyond noise (Mann–Whitney U on the
@@ -291,11 +291,13 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: Path | None, to
     from . import compare as cmp
     from .config import load_config
     from .report import build_report
+    from .writer import prepare_output
 
     if len(runs) < 2:
         raise InputError(None, "compare needs two or more runs")
     if labels and len(labels) != len(runs):
         raise InputError(None, f"--label given {len(labels)} time(s) for {len(runs)} runs")
+    target = prepare_output(output, [*runs, config_file])
     names = list(labels) or [Path(r.rstrip("/")).name for r in runs]
     names = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
     patterns, _ = load_config(config_file)
@@ -303,13 +305,13 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: Path | None, to
     data = cmp.build_comparison(reports)
     if fmt is None:
         fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
-            output.suffix.lower() if output else "", "text")
+            Path(output).suffix.lower() if output else "", "text")
     text = {"json": lambda: _json.dumps(data, indent=2, default=str) + "\n",
             "html": lambda: cmp.render_compare_html(data, top),
             "markdown": lambda: cmp.render_compare_markdown(data, top),
             "text": lambda: cmp.render_compare_text(data, top)}[fmt]()
     bad = cmp.regressions(data, fail_on)  # checks the metric names before anything is written
-    _write_output(text, output)
+    _write_output(text, target)
     for line in bad:
         click.echo(f"regression: {line}", err=True)
     if bad:
@@ -318,7 +320,7 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: Path | None, to
 
 def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
     """A database with TRACE loaded (or attached), plus any memory snapshot beside the traces."""
-    from .ingest.snapshot import is_pickle, load_snapshot
+    from .ingest.snapshot import is_pickle
 
     path = Path(trace)
     if path.is_file() and is_pickle(path):
@@ -330,33 +332,47 @@ def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
     _load(con, trace, jobs)
     if path.is_dir():
         for i, snap in enumerate(sorted(p for p in path.iterdir() if p.suffix == ".pickle" and is_pickle(p))):
-            load_snapshot(con, snap, snapshot_id=i)
+            _load_snapshot(con, snap, snapshot_id=i)
     return con
 
 
-def _write_output(text: str, output: Path | None) -> None:
-    """To stdout, or to a file through a temporary name (no half-written file on failure)."""
-    if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
-        return
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+def _load_snapshot(con: duckdb.DuckDBPyConnection, path: Path, snapshot_id: int = 0) -> None:
+    """load_snapshot, with what its reader and DuckDB raise on odd values as bad input."""
+    from .ingest.snapshot import load_snapshot
+
     try:
-        tmp.write_text(text)
-        os.replace(tmp, output)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        load_snapshot(con, path, snapshot_id=snapshot_id)
+    except RecursionError:
+        raise InputError(path, "the snapshot is nested too deeply") from None
+    except (OverflowError, duckdb.Error) as exc:
+        raise InputError(path, f"a value of the snapshot is out of range or of the wrong type "
+                               f"({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's first line, without the temporary file DuckDB names (it is ours, not the
+    user's)."""
+    import re
+
+    return re.sub(r'\s*in file "[^"]*",?', "", str(exc).splitlines()[0])[:200]
+
+
+def _write_output(text: str, target=None) -> None:
+    """To the checked target of -o (writer.py), or stdout."""
+    from .writer import prepare_output, write_text
+
+    write_text(target if target is not None else prepare_output(None), text)
 
 
 @cli.command()
 @click.argument("source", type=click.Path(path_type=str))
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default=None,
               help="Default: from the -o suffix (.json), else text.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (whole or not at all).")
+@click.option("-o", "--output", type=click.Path(path_type=str),
+              help="Write to this file (whole or not at all; never an input).")
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True,
               help="Largest allocations and allocation sites listed per snapshot.")
-def memory(source: str, fmt: str | None, output: Path | None, top: int) -> None:
+def memory(source: str, fmt: str | None, output: str | None, top: int) -> None:
     """What memory is used for: a snapshot (memory_snapshot.pickle from
     torch.cuda.memory._dump_snapshot) or the [memory] events of a trace.
 
@@ -371,21 +387,24 @@ def memory(source: str, fmt: str | None, output: Path | None, top: int) -> None:
     import json as _json
 
     from .analysis import run_analyses
-    from .ingest.snapshot import is_pickle, load_snapshot
+    from .ingest.snapshot import is_pickle
     from .report.memory import memory_section, render_memory_text
 
+    from .writer import prepare_output
+
+    target = prepare_output(output, [source])
     path = Path(source)
     if path.is_file() and is_pickle(path):
         con = connect()
-        load_snapshot(con, path)
+        _load_snapshot(con, path)
     else:
         con = _open_trace(source, None)
         run_analyses(con)
     data = memory_section(con, top=top)
     if fmt is None:
-        fmt = "json" if output is not None and output.suffix == ".json" else "text"
+        fmt = "json" if output is not None and Path(output).suffix == ".json" else "text"
     _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
-                  else render_memory_text(data), output)
+                  else render_memory_text(data), target)
 
 
 def _is_duckdb(path: Path) -> bool:
@@ -548,30 +567,36 @@ def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool, fmt: str) 
     _load(con, str(output), None)
     data = build_report(con)
     _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
-                  else render_text(data, detailed=True, top=10), None)
+                  else render_text(data, detailed=True, top=10))
 
 
 def main() -> None:
-    """Entry point: bad input -> one line and exit 2; tracebacks only with --debug."""
+    """Entry point: bad input -> one line and exit 2; tracebacks only with --debug; a stopping
+    signal (Ctrl-C, SIGTERM, SIGHUP) -> "aborted" and 128 + its number, after cleaning up."""
+    from . import signals
+
     debug = "--debug" in sys.argv[1:] or os.environ.get("ANEMOI_TP_DEBUG") not in (None, "", "0")
+    signals.install()
+    signals.sweep_stale_temp_dirs()
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except InputError as exc:
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence
+        status = signals.stopped_status()
+        if status is not None or isinstance(exc, (KeyboardInterrupt, click.exceptions.Abort)):
+            # a signal may surface as anything (DuckDB's "Query interrupted", a bad-input
+            # message about a half-read part): the signal is what happened
+            click.echo("aborted", err=True)
+            sys.exit(status or 130)
+        if isinstance(exc, SystemExit):
+            raise
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if debug:
-            traceback.print_exc()
+        if isinstance(exc, InputError):
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
         click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
                    "traceback)", err=True)
         sys.exit(1)

@@ -51,9 +51,13 @@ def load_config(path: Path | None) -> tuple[dict, dict]:
     if path is None:
         return {}, {}
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not valid TOML: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML: {exc}") from None
     unknown_top = set(data) - {"patterns", "thresholds"}
@@ -61,6 +65,8 @@ def load_config(path: Path | None) -> tuple[dict, dict]:
         raise InputError(path, f"unknown table(s): {', '.join(sorted(unknown_top))} "
                                "(known: patterns, thresholds)")
     thresholds = data.get("thresholds", {})
+    if not isinstance(thresholds, dict) or not isinstance(data.get("patterns", {}), dict):
+        raise InputError(path, "thresholds and patterns must be tables ([thresholds], [patterns])")
     if not all(isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values())
                for v in thresholds.values()):
         raise InputError(path, "thresholds.<rule> must be a table of numbers")

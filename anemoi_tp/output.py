@@ -25,8 +25,19 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def rows_as_json(columns: list[str], types: list[str], rows: list[tuple]) -> str:
-    """A JSON array of row objects; JSON-typed columns are embedded as JSON, not as strings."""
+def rows_as_json(columns: list[str], types: list[str], rows: list[tuple],
+                 source: str | None = None) -> str:
+    """A JSON array of row objects; JSON-typed columns are embedded as JSON, not as strings.
+    A value nested too deeply for Python's JSON is bad input (InputError), not a crash."""
+    try:
+        return _rows_as_json(columns, types, rows)
+    except RecursionError:
+        from .errors import InputError
+        raise InputError(source, "a value is nested too deeply for JSON output (try -f csv, or "
+                               "select a part of it)") from None
+
+
+def _rows_as_json(columns: list[str], types: list[str], rows: list[tuple]) -> str:
     out = []
     for row in rows:
         obj = {}
@@ -63,9 +74,11 @@ def rows_as_table(columns: list[str], rows: list[tuple], max_width: int = 60) ->
     return "\n".join(out)
 
 
-def render(fmt: str, columns: list[str], types: list[str], rows: list[tuple]) -> str:
+def render(fmt: str, columns: list[str], types: list[str], rows: list[tuple],
+           source: str | None = None) -> str:
+    """The rows in ``fmt``; ``source`` (what they were read from) names bad input."""
     if fmt == "json":
-        return rows_as_json(columns, types, rows)
+        return rows_as_json(columns, types, rows, source)
     if fmt == "csv":
         return rows_as_csv(columns, rows)
     return rows_as_table(columns, rows)

@@ -46,15 +46,29 @@ def discover(path: str | Path) -> Discovered:
     if not p.exists():
         raise InputError(p, "no such file or directory")
     if p.is_file():
+        _check_readable(p)
         return Discovered([p], [])
+    if not p.is_dir():  # reading a FIFO would block, a device never ends
+        raise InputError(p, "not a regular file or directory (a FIFO or a device?): expected a "
+                            "trace file or a folder of them")
     files: list[Path] = []
     ignored: list[tuple[Path, str]] = []
-    for f in sorted(p.iterdir()):
-        if not f.is_file() or f.name.startswith("."):
-            continue  # sub-directories and hidden files are not part of a trace set
+    try:
+        entries = sorted(p.iterdir())
+    except OSError as exc:
+        raise InputError(p, f"cannot read the directory: {exc.strerror}") from None
+    for f in entries:
+        if f.name.startswith("."):
+            continue  # hidden files are not part of a trace set
+        if not f.is_file():
+            if f.name.endswith(TRACE_SUFFIXES) and not f.is_dir():
+                # a broken or looping link, a FIFO, a device named like a trace: not silently
+                raise InputError(f, "not a readable regular file (a broken link, FIFO or device?)")
+            continue  # sub-directories are not part of a trace set
         if not f.name.endswith(TRACE_SUFFIXES):
             ignored.append((f, "not a trace file (not named *.json or *.json.gz)"))
             continue
+        _check_readable(f)
         why = not_a_trace(f)
         if why:
             ignored.append((f, f"not a trace file ({why})"))
@@ -64,6 +78,14 @@ def discover(path: str | Path) -> Discovered:
         also = f"; ignored {len(ignored)} other file(s)" if ignored else ""
         raise InputError(p, f"directory holds no trace files (*.json, *.json.gz){also}")
     return Discovered(files, ignored)
+
+
+def _check_readable(path: Path) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
 
 
 def trace_files(path: str | Path) -> list[Path]:
@@ -91,13 +113,13 @@ def not_a_trace(path: Path) -> str | None:
             if _object_prefix(head):
                 return None
             rest = f.read(SMALL_JSON - len(head) + 1)
-    except (OSError, EOFError, zlib.error):
+    except (OSError, EOFError, zlib.error, RecursionError):
         return None  # bad gzip and the like: a broken trace, loading says what is wrong
     if len(head) + len(rest) > SMALL_JSON:
         return None
     try:
         doc = json.loads(head + rest)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None  # broken JSON: loading reports it
     if isinstance(doc, dict) and "traceEvents" not in doc:
         return "a JSON object without traceEvents"
@@ -131,6 +153,9 @@ def assign_ranks(files: list[Path], metas: list[dict]) -> tuple[list[int], str]:
         info = meta.get("distributedInfo")
         rank = info.get("rank") if isinstance(info, dict) else None
         declared.append(rank if isinstance(rank, int) and not isinstance(rank, bool) else None)
+    for f, r in zip(files, declared):
+        if r is not None and not -2**31 <= r < 2**31:  # trace_files.rank is an INTEGER
+            raise InputError(f, f"distributedInfo.rank {r} is out of range (a 32-bit integer)")
     if all(r is not None for r in declared):
         first: dict[int, int] = {}
         for i, (f, r) in enumerate(zip(files, declared)):

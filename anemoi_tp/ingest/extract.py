@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from ..errors import InputError
+from ..signals import temp_prefix
 
 try:  # ISA-L's gzip: the same format, decompressed ~3x faster than zlib (measured here)
     from isal import igzip as _gzip
@@ -120,12 +121,15 @@ def extract(path: str | Path, tmpdir: str | None = None, part_bytes: int | None 
         raise InputError(path, "is a directory, expected a trace file")
     if path.stat().st_size == 0:
         raise InputError(path, "empty file")
-    workdir = Path(tempfile.mkdtemp(prefix="anemoi-tp-", dir=tmpdir))
+    workdir = Path(tempfile.mkdtemp(prefix=temp_prefix(), dir=tmpdir))
     try:
         src = _plain_source(path, workdir, progress)
         with open(src, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            start, end, meta = _locate_array(f, size, path)
+            try:
+                start, end, meta = _locate_array(f, size, path)
+            except RecursionError:  # json's recursive decoder on keys nested thousands deep
+                raise InputError(path, "the keys around traceEvents are nested too deeply") from None
             if part_bytes is None:
                 part_bytes = min(MAX_PART, max(MIN_PART, (end - start) // (4 * (os.cpu_count() or 1))))
             ranges = _cut_points(f, start, end, part_bytes)
@@ -265,7 +269,7 @@ def _rest_of_object(text: str, i: int) -> bool:
                 return False
             i = _SKIP_WS.match(text, i + 1).end()
             _value, i = _DECODER.raw_decode(text, i)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting: the events' args, not keys
             return False
         i = _SKIP_WS.match(text, i).end()
 

@@ -9,13 +9,15 @@ from typing import Iterable, Iterator
 
 import msgspec
 
+from ..signals import temp_prefix
+
 
 @contextmanager
 def ndjson_file(rows: Iterable[dict]) -> Iterator[Path]:
     """A temporary file with one JSON object per row, removed afterwards.
 
     A value may be msgspec.Raw: JSON text embedded as it is, not quoted as a string."""
-    fd, tmp = tempfile.mkstemp(prefix="anemoi-tp-", suffix=".ndjson")
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=".ndjson")
     try:
         enc = msgspec.json.Encoder()
         with os.fdopen(fd, "wb") as out:

@@ -1,0 +1,122 @@
+"""A .duckdb file is data, not a program: databases not written by `load` are refused (exit 2),
+stored views never run for the report's numbers, and user SQL reads and writes no file."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import write_trace
+
+EVENTS = [
+    {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": 1.0,
+     "dur": 2.0, "args": {"correlation": 3}},
+    {"ph": "X", "cat": "kernel", "name": "k<1>", "pid": 0, "tid": 7, "ts": 5.0, "dur": 10.0,
+     "args": {"correlation": 3, "device": 0, "stream": 7}},
+]
+SECRET = "s3cr3t-host-7f2a"
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "anemoi_tp", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def _one_error(r: subprocess.CompletedProcess, *words: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    for w in words:
+        assert w in lines[0], r.stderr
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    trace = write_trace(tmp_path / "t.json", EVENTS,
+                        distributedInfo={"rank": 0, "world_size": 1}, host_name="node-a")
+    out = tmp_path / "t.duckdb"
+    r = run("load", str(trace), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _digest(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def _tamper(db: Path, *sql: str) -> None:
+    con = duckdb.connect(str(db))
+    for s in sql:
+        con.execute(s)
+    con.close()
+
+
+def test_a_crafted_ranks_view_does_not_leak_a_local_file(db, tmp_path):
+    secret = tmp_path / "hostname"
+    secret.write_text(SECRET)
+    _tamper(db, "CREATE OR REPLACE VIEW ranks AS SELECT 0 AS rank, content AS host "
+                f"FROM read_text('{secret}')")
+    r = run("report", str(db), "-f", "json")
+    assert r.returncode == 0, r.stderr
+    assert SECRET not in r.stdout + r.stderr
+    assert json.loads(r.stdout)["metadata"]["ranks"][0]["host"] == "node-a"  # from the stored table
+    r = run("query", str(db), "SELECT * FROM loaded.main.ranks")  # the stored view itself
+    _one_error(r, "query failed", "disabled by configuration")
+    assert SECRET not in r.stdout + r.stderr
+
+
+def test_user_sql_cannot_attach_copy_or_install(db, tmp_path):
+    before = _digest(db)
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    other_before = _digest(other)
+    cases = [f"ATTACH '{db}' AS w (READ_WRITE); CREATE TABLE w.evil AS SELECT 1",
+             f"ATTACH '{other}' AS w (READ_WRITE); CREATE TABLE w.evil AS SELECT 1",
+             f"COPY (SELECT * FROM events) TO '{tmp_path / 'copy.csv'}'",
+             "INSTALL httpfs", "LOAD httpfs",
+             "SET enable_external_access = true",
+             f"SELECT * FROM read_text('{db}')"]
+    for sql in cases:
+        _one_error(run("query", str(db), sql), "query failed")
+    assert _digest(db) == before and _digest(other) == other_before
+    assert not (tmp_path / "copy.csv").exists()
+    # the same on a trace loaded in memory
+    _one_error(run("query", str(tmp_path / "t.json"), f"COPY events TO '{tmp_path / 'c2.csv'}'"),
+               "query failed")
+    assert not (tmp_path / "c2.csv").exists()
+
+
+def test_our_own_database_still_answers(db):
+    r = run("query", str(db), "SELECT rank, host FROM ranks", "-f", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"rank": 0, "host": "node-a"}]
+
+
+def test_a_database_not_written_by_load_is_refused(tmp_path):
+    foreign = tmp_path / "foreign.duckdb"
+    con = duckdb.connect(str(foreign))
+    con.execute("CREATE TABLE events (x INTEGER)")
+    con.close()
+    for cmd in (("report", str(foreign)), ("query", str(foreign), "SELECT 1"),
+                ("memory", str(foreign))):
+        _one_error(run(*cmd), str(foreign), "not a database written by `anemoi-tp load`")
+
+
+def test_another_schema_version_is_refused(db):
+    _tamper(db, "UPDATE anemoi_tp_meta SET schema_version = 99")
+    _one_error(run("report", str(db)), str(db), "schema version 99")
+    _one_error(run("query", str(db), "SELECT 1"), "schema version 99")
+
+
+def test_a_meta_view_or_a_table_replaced_by_a_view_is_refused(db, tmp_path):
+    _tamper(db, "DROP TABLE trace_events",
+            "CREATE VIEW trace_events AS SELECT * FROM read_text('/etc/hostname')")
+    _one_error(run("report", str(db)), "trace_events is a view")
+    _tamper(db, "DROP TABLE anemoi_tp_meta",
+            "CREATE VIEW anemoi_tp_meta AS SELECT 1 AS schema_version, 'x' AS tool_version")
+    _one_error(run("report", str(db)), "no anemoi_tp_meta table")

@@ -13,6 +13,7 @@ import duckdb
 from . import __version__
 from .database import attach_loaded, connect, is_duckdb_file
 from .errors import InputError
+from .jsonout import dumps as _strict_json
 
 EXIT_BAD_INPUT = 2
 
@@ -216,7 +217,7 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
     con = _open_trace(trace, jobs)
     data = build_report(con, patterns, thresholds=thresholds)
     if fmt == "json":
-        text = _json.dumps(data, indent=2, default=str) + "\n"
+        text = _strict_json(data, default=str) + "\n"
     elif fmt == "html":
         from .report.render import render_html
         text = render_html(data, top=top)
@@ -296,7 +297,7 @@ def memory(source: str, fmt: str | None, output: Path | None, top: int) -> None:
     data = memory_section(con, top=top)
     if fmt is None:
         fmt = "json" if output is not None and output.suffix == ".json" else "text"
-    _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
+    _write_output(_strict_json(data, default=str) + "\n" if fmt == "json"
                   else render_memory_text(data), output)
 
 
@@ -422,7 +423,7 @@ def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool, fmt: str) 
     con = connect()
     _load(con, str(output), None)
     data = build_report(con)
-    _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
+    _write_output(_strict_json(data, default=str) + "\n" if fmt == "json"
                   else render_text(data, detailed=True, top=10), None)
 
 

@@ -79,7 +79,8 @@ def not_a_trace(path: Path) -> str | None:
         opener = gzip.open if gz else open
         with opener(path, "rb") as f:
             head = f.read(SNIFF_BYTES)
-            body = head.lstrip(b" \t\r\n")
+            from .extract import strip_head
+            body = strip_head(head)
             if body[:1] == b"[":
                 first = body[1:].lstrip(b" \t\r\n")[:1]
                 if first in (b"{", b"]", b""):

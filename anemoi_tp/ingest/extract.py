@@ -52,6 +52,13 @@ _KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 # DuckDB rejects, and the loader then reads the file unsplit (see kineto.py).
 _BOUNDARY = re.compile(rb"\}\s*,\s*\{")
 _WS = b" \t\r\n"
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors and tools write first
+
+
+def strip_head(head: bytes) -> bytes:
+    """The document from its first token: leading blanks and a UTF-8 BOM removed."""
+    body = head.lstrip(_WS)
+    return body[len(BOM):].lstrip(_WS) if body.startswith(BOM) else body
 
 
 @dataclass
@@ -148,7 +155,7 @@ def looks_like_json(path: Path) -> bool:
             head = f.read(2)
         opener = gzip.open if head == GZIP_MAGIC else open
         with opener(path, "rb") as f:
-            start = f.read(4096).lstrip(_WS)[:1]
+            start = strip_head(f.read(4096))[:1]
     except (OSError, EOFError, zlib.error):
         return True
     return start in (b"{", b"[", b"")
@@ -189,7 +196,7 @@ def _locate_array(f: BinaryIO, size: int, path: Path) -> tuple[int, int, dict]:
     n = min(size, WINDOW)
     while True:
         head = _read_at(f, 0, n)
-        body = head.lstrip(_WS)
+        body = strip_head(head)
         if not body:
             raise InputError(path, "empty file (only whitespace)")
         if body[:1] == b"[":

@@ -352,9 +352,11 @@ def open_(trace: str, at_name: str | None, window: str | None, rank: int | None,
             a, b = (int(x) for x in window.split(":"))
         except ValueError:
             raise InputError(None, f"--window expects START:END in ns, got {window!r}") from None
+        if a >= b:
+            raise InputError(None, f"--window START must be before END, got {window!r}")
         vis = (a, b)
     try:
-        server = make_server(files, port, offline)
+        server = make_server(files, port, offline, Path(trace) if Path(trace).is_dir() else None)
     except OSError as exc:
         raise InputError(None, f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     serve_in_background(server)

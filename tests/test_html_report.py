@@ -132,11 +132,11 @@ def test_open_serves_the_trace_with_cors():
             "Access-Control-Request-Private-Network": "true"})
         with urllib.request.urlopen(pre, timeout=10) as r:
             assert r.status == 204
-            assert r.headers["Access-Control-Allow-Origin"] == "*"
+            assert r.headers["Access-Control-Allow-Origin"] == "https://ui.perfetto.dev"
             assert r.headers["Access-Control-Allow-Private-Network"] == "true"
         get = urllib.request.Request(base, headers={"Origin": "https://ui.perfetto.dev"})
         with urllib.request.urlopen(get, timeout=10) as r:
-            assert r.headers["Access-Control-Allow-Origin"] == "*"
+            assert r.headers["Access-Control-Allow-Origin"] == "https://ui.perfetto.dev"
             assert r.read() == path.read_bytes()
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/../../etc/passwd", timeout=10)

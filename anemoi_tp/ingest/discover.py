@@ -132,6 +132,9 @@ def assign_ranks(files: list[Path], metas: list[dict]) -> tuple[list[int], str]:
         info = meta.get("distributedInfo")
         rank = info.get("rank") if isinstance(info, dict) else None
         declared.append(rank if isinstance(rank, int) and not isinstance(rank, bool) else None)
+    for f, r in zip(files, declared):
+        if r is not None and not 0 <= r < 2 ** 31:  # ranks are INTEGER columns
+            raise InputError(f, f"distributedInfo.rank is out of range (0 .. 2^31-1): {r}")
     if all(r is not None for r in declared):
         first: dict[int, int] = {}
         for i, (f, r) in enumerate(zip(files, declared)):

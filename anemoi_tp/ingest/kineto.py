@@ -14,11 +14,11 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
@@ -267,6 +267,8 @@ def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path], extracted: 
                 raise
     except duckdb.Error as exc:
         raise InputError(_failing_file(exc, files, extracted), _json_error(exc)) from None
+    except UnicodeDecodeError:  # DuckDB's message quoted the event cut inside a UTF-8 character
+        raise InputError(files[0] if len(files) == 1 else None, UNREADABLE_ERROR) from None
 
 
 def check_trace_file(path: Path) -> Extracted:
@@ -296,11 +298,17 @@ def check_trace_file(path: Path) -> Extracted:
         except duckdb.Error as exc:
             x.cleanup()
             raise InputError(path, _json_error(exc)) from None
+        except UnicodeDecodeError:
+            x.cleanup()
+            raise InputError(path, UNREADABLE_ERROR) from None
     finally:
         con.close()
     return x
 
 
+# found by the fuzzer: an event with a duplicate key and non-ASCII text made DuckDB's message
+# invalid UTF-8 (it quotes the event, cut at a byte count), a UnicodeDecodeError in Python
+UNREADABLE_ERROR = "malformed JSON in the traceEvents array (DuckDB's message about it was not valid UTF-8)"
 NAN_TEXTS = "('nan', '-nan', 'inf', '-inf', 'infinity', '-infinity')"
 
 

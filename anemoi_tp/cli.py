@@ -202,7 +202,6 @@ def report(trace: str, fmt: str | None, output: Path | None, detailed: bool, top
     worst first, with evidence, advice and a ui.perfetto.dev link. DESIGN.md defines every
     number; numbers a trace cannot support are shown as missing, with the reason.
     """
-    import json as _json
 
     from .config import load_config, merge_options, merge_thresholds
     from .report import build_report
@@ -281,7 +280,6 @@ def memory(source: str, fmt: str | None, output: Path | None, top: int) -> None:
     Trace (profile_memory=True): memory over time per rank and device, peak per batch,
     and the phase and module whose work allocates.
     """
-    import json as _json
 
     from .analysis import run_analyses
     from .ingest.snapshot import is_pickle, load_snapshot
@@ -413,7 +411,6 @@ def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool, fmt: str) 
     own streams, data loading, and one rank (2) whose data loading is slow. Then it prints what
     `anemoi-tp report DIR --detailed` prints.
     """
-    import json as _json
 
     from .demo import DemoConfig, generate_trace_set
     from .report import build_report

@@ -29,7 +29,6 @@ group shows after the default ones, in the file's order::
 from __future__ import annotations
 
 import math
-
 import sys
 from pathlib import Path
 

@@ -1,5 +1,6 @@
 """Strict JSON for everything anemoi-tp writes: no NaN / Infinity (not JSON; many parsers
 refuse them) but null, which is what a number that cannot be computed is."""
+
 from __future__ import annotations
 
 import json

@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_analyses import main_trace
 
 from builders import BATCH, GEMM, TRAIN, TraceBuilder
 from conftest import write_trace
-from test_analyses import main_trace
 from test_cli import run
 
 

@@ -1,6 +1,7 @@
 """`anemoi-tp open` against a hostile browser or an unlucky user (issue 12, class 6): CORS
 only for ui.perfetto.dev and the local origin, Host checked (DNS rebinding), symlinks out of
 the trace folder not served, files streamed, clean log lines instead of tracebacks."""
+
 from __future__ import annotations
 
 import http.client
@@ -22,8 +23,7 @@ def _free_port() -> int:
 
 
 def _event_file(path, pad: int = 0):
-    doc = {"traceEvents": [{"ph": "X", "name": "a", "pid": 1, "tid": 1, "ts": 1, "dur": 2,
-                            "args": {"pad": "x" * pad}}]}
+    doc = {"traceEvents": [{"ph": "X", "name": "a", "pid": 1, "tid": 1, "ts": 1, "dur": 2, "args": {"pad": "x" * pad}}]}
     path.write_text(json.dumps(doc))
     return path
 
@@ -37,9 +37,12 @@ def server(tmp_path):
     outside = _event_file(tmp_path / "secret.json")
     (folder / "evil.json").symlink_to(outside)
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "anemoi_tp", "open", str(folder), "--no-browser",
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "anemoi_tp", "open", str(folder), "--no-browser", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     proc.stdout.readline()  # the link: the server is up
     yield port, folder, proc
     proc.terminate()
@@ -64,9 +67,16 @@ def test_cors_host_symlinks_and_clean_errors(server):
     # another web page: no CORS grant (it was '*'), the preflight is refused
     status, h, _ = _request(port, "GET", "/b.json", {"Origin": "https://evil.example"})
     assert h["Access-Control-Allow-Origin"] is None
-    status, h, _ = _request(port, "OPTIONS", "/b.json", {
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET",
-        "Access-Control-Request-Private-Network": "true"})
+    status, h, _ = _request(
+        port,
+        "OPTIONS",
+        "/b.json",
+        {
+            "Origin": "https://evil.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Private-Network": "true",
+        },
+    )
     assert status == 403 and h["Access-Control-Allow-Private-Network"] is None
     status, h, _ = _request(port, "GET", "/b.json", {"Origin": f"http://localhost:{port}"})
     assert h["Access-Control-Allow-Origin"] == f"http://localhost:{port}"
@@ -92,8 +102,10 @@ def test_cors_host_symlinks_and_clean_errors(server):
     assert "Traceback" not in err, err
     lines = err.strip().splitlines()
     assert lines[0].startswith("serving 3 file(s)")
-    assert f"anemoi-tp open: refused a request for Host 'evil.example:{port}' (only 127.0.0.1 and " \
-           "localhost are served)" in lines
+    assert (
+        f"anemoi-tp open: refused a request for Host 'evil.example:{port}' (only 127.0.0.1 and "
+        "localhost are served)" in lines
+    )
     assert f"anemoi-tp open: refused evil.json: a symlink to outside {folder}" in lines
     assert f"anemoi-tp open: cannot read {folder / 'b.json'}: No such file or directory" in lines
     assert "anemoi-tp open: client closed the connection during GET /a.json" in lines
@@ -103,15 +115,15 @@ def test_memory_stays_flat_with_four_clients(server):
     # four concurrent downloads of the 64 MB file: whole-file reads held 4 x 64 MB
     port, folder, proc = server
     import concurrent.futures
+
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         sizes = list(pool.map(lambda _: len(_request(port, "GET", "/a.json", {})[2]), range(4)))
     assert sizes == [(folder / "a.json").stat().st_size] * 4
-    hwm = [l for l in open(f"/proc/{proc.pid}/status") if l.startswith("VmHWM:")][0].split()[1]
+    hwm = [x for x in open(f"/proc/{proc.pid}/status") if x.startswith("VmHWM:")][0].split()[1]
     assert int(hwm) // 1024 < 200, hwm  # the process itself is ~75 MB; 4 x 64 MB was > 300
 
 
 def test_window_must_be_ordered(tmp_path):
     path = _event_file(tmp_path / "t.json")
     r = run("open", str(path), "--no-browser", "--window", "5:1")
-    assert (r.returncode, r.stderr.strip().splitlines()) == (
-        2, ["error: --window START must be before END, got '5:1'"])
+    assert (r.returncode, r.stderr.strip().splitlines()) == (2, ["error: --window START must be before END, got '5:1'"])

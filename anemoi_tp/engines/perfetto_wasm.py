@@ -135,9 +135,9 @@ def _mac(key: bytes, data: bytes) -> str:
 def compiled_module(engine, path: Path):
     """The wasmtime Module for ``path``, from the on-disk cache when it is there and its HMAC
     checks out; compiled (and cached) otherwise."""
-    import wasmtime
-
     from importlib.metadata import version
+
+    import wasmtime
 
     data = path.read_bytes()
     digest = hashlib.sha256(data + version("wasmtime").encode()).hexdigest()[:24]

@@ -145,7 +145,8 @@ def load_snapshot(con: duckdb.DuckDBPyConnection, path: str | Path, snapshot_id:
         seg = {"snapshot_id": snapshot_id, "device": _int(s.get("device")), "address": _int(s.get("address")),
                "total_size": _int(s.get("total_size")), "stream": _int(s.get("stream")),
                "segment_type": s.get("segment_type"),
-               "pool": str(tuple(pool)) if isinstance(pool, (list, tuple)) else (str(pool) if pool is not None else None),
+               "pool": (str(tuple(pool)) if isinstance(pool, (list, tuple))
+                        else (str(pool) if pool is not None else None)),
                "is_expandable": bool(s.get("is_expandable", False))}
         segments.append(seg)
         addr = seg["address"]

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from ..output import rows_as_table
-from .formatting import MISSING, finding_value, ms as _ms, num as _f, rank_span, rules_summary
+from .formatting import MISSING, finding_value, rank_span, rules_summary
+from .formatting import ms as _ms
+from .formatting import num as _f
 from .memory import render_memory_text
 
 
@@ -62,7 +64,8 @@ def render_text(report: dict, detailed: bool = False, top: int = 25) -> str:
     if report["devices"]:
         out.append(_table("Devices", ["Rank", "Device", "Name", "Memory (GiB)", "CC", "SMs", "Warp"],
                           [_shown([d["rank"], d["device"], d["name"],
-                                   _f(None if d["total_memory_bytes"] is None else d["total_memory_bytes"] / 2**30, "{:.1f}"),
+                                   _f(None if d["total_memory_bytes"] is None
+                                      else d["total_memory_bytes"] / 2**30, "{:.1f}"),
                                    d["compute_capability"], d["num_sms"], d["warp_size"]]) for d in report["devices"]]))
     for key, title in (("phases", "Phase breakdown"), ("modules", "Module breakdown")):
         rows = []

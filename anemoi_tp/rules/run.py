@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from ..database import run_sql
 from ..config import threshold_problem
+from ..database import run_sql
 from ..errors import InputError
 from ..resources import resource_dir
 

@@ -18,8 +18,7 @@ import duckdb
 
 from .errors import InputError
 from .persist import has_relation, stored_analyses_status
-from .session import (ThresholdOptions, open_source, report_data, report_json,
-                      resolve_settings)
+from .session import ThresholdOptions, open_source, report_data, report_json, resolve_settings
 
 if TYPE_CHECKING:
     import pandas

@@ -13,6 +13,7 @@ import duckdb
 from . import __version__
 from .database import attach_loaded, connect, is_duckdb_file, lock_down
 from .errors import InputError
+from .jsonout import dumps as _strict_json
 
 EXIT_BAD_INPUT = 2
 
@@ -210,7 +211,6 @@ def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top:
     """
     from .config import load_config, merge_options, merge_thresholds
     from .report.text import render_text
-
     from .writer import prepare_output
 
     target = prepare_output(output, [trace, config_file])
@@ -286,7 +286,6 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top
     rank and overall, by how much, and whether it is beyond noise (Mann–Whitney U on the
     per-batch series). JSON key `changes`: {metric, rank, a, b, delta, delta_pct, significant}.
     """
-    import json as _json
 
     from . import compare as cmp
     from .config import load_config
@@ -306,7 +305,7 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top
     if fmt is None:
         fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
             Path(output).suffix.lower() if output else "", "text")
-    text = {"json": lambda: _json.dumps(data, indent=2, default=str) + "\n",
+    text = {"json": lambda: _strict_json(data, default=str) + "\n",
             "html": lambda: cmp.render_compare_html(data, top),
             "markdown": lambda: cmp.render_compare_markdown(data, top),
             "text": lambda: cmp.render_compare_text(data, top)}[fmt]()
@@ -384,12 +383,10 @@ def memory(source: str, fmt: str | None, output: str | None, top: int) -> None:
     Trace (profile_memory=True): memory over time per rank and device, peak per batch,
     and the phase and module whose work allocates.
     """
-    import json as _json
 
     from .analysis import run_analyses
     from .ingest.snapshot import is_pickle
     from .report.memory import memory_section, render_memory_text
-
     from .writer import prepare_output
 
     target = prepare_output(output, [source])
@@ -403,7 +400,7 @@ def memory(source: str, fmt: str | None, output: str | None, top: int) -> None:
     data = memory_section(con, top=top)
     if fmt is None:
         fmt = "json" if output is not None and Path(output).suffix == ".json" else "text"
-    _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
+    _write_output(_strict_json(data, default=str) + "\n" if fmt == "json"
                   else render_memory_text(data), target)
 
 
@@ -476,9 +473,11 @@ def open_(trace: str, at_name: str | None, window: str | None, rank: int | None,
             a, b = (int(x) for x in window.split(":"))
         except ValueError:
             raise InputError(None, f"--window expects START:END in ns, got {window!r}") from None
+        if a >= b:
+            raise InputError(None, f"--window START must be before END, got {window!r}")
         vis = (a, b)
     try:
-        server = make_server(files, port, offline)
+        server = make_server(files, port, offline, Path(trace) if Path(trace).is_dir() else None)
     except OSError as exc:
         raise InputError(None, f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     serve_in_background(server)
@@ -510,7 +509,7 @@ def export(trace: str, out_dir: Path, fmt: str, force: bool, jobs: int | None) -
 
     con = _open_trace(trace, jobs)
     ensure_analysed(con)
-    for name, path, rows in export_tables(con, out_dir, fmt, force):
+    for _name, path, rows in export_tables(con, out_dir, fmt, force):
         click.echo(f"{path}  {rows:,} rows", err=True)
 
 
@@ -554,7 +553,6 @@ def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool, fmt: str) 
     own streams, data loading, and one rank (2) whose data loading is slow. Then it prints what
     `anemoi-tp report DIR --detailed` prints.
     """
-    import json as _json
 
     from .demo import DemoConfig, generate_trace_set
     from .report import build_report
@@ -566,7 +564,7 @@ def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool, fmt: str) 
     con = connect()
     _load(con, str(output), None)
     data = build_report(con)
-    _write_output(_json.dumps(data, indent=2, default=str) + "\n" if fmt == "json"
+    _write_output(_strict_json(data, default=str) + "\n" if fmt == "json"
                   else render_text(data, detailed=True, top=10))
 
 

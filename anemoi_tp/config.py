@@ -28,6 +28,7 @@ group shows after the default ones, in the file's order::
 """
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -44,6 +45,19 @@ LIST_KINDS = ("batch", "step", "data_loader", "module", "module_instance")
 LABELLED_KINDS = ("phase", "phase_fallback", "module_group")
 # the phases the analyses know (ownership: backward, optimizer); 'data_loader' is its own kind
 PHASES = ("forward", "backward", "optimizer")
+
+
+def threshold_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a rule threshold, or None. Booleans (TOML true is no number),
+    NaN (every comparison with it is false: the rule would silently never fire), ±inf and
+    negative values (thresholds are durations, shares and counts) are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"is not a number: {value!r}"
+    if math.isnan(value) or math.isinf(value):
+        return f"must be a finite number, got {value}"
+    if value < 0:
+        return f"must not be negative, got {value}"
+    return None
 
 
 def load_config(path: Path | None) -> tuple[dict, dict]:
@@ -67,9 +81,13 @@ def load_config(path: Path | None) -> tuple[dict, dict]:
     thresholds = data.get("thresholds", {})
     if not isinstance(thresholds, dict) or not isinstance(data.get("patterns", {}), dict):
         raise InputError(path, "thresholds and patterns must be tables ([thresholds], [patterns])")
-    if not all(isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values())
-               for v in thresholds.values()):
+    if not all(isinstance(v, dict) for v in thresholds.values()):
         raise InputError(path, "thresholds.<rule> must be a table of numbers")
+    for rule, values in thresholds.items():
+        for name, value in values.items():
+            why = threshold_problem(value)
+            if why:
+                raise InputError(path, f"threshold {rule}.{name} {why}")
     patterns = data.get("patterns", {})
     unknown = set(patterns) - set(LIST_KINDS) - set(LABELLED_KINDS)
     if unknown:
@@ -104,6 +122,9 @@ def merge_thresholds(thresholds: dict, options: tuple[str, ...]) -> dict:
             number = None
         if not sep or not dot or number is None:
             raise InputError(None, f"--threshold expects RULE.NAME=NUMBER, got {item!r}")
+        why = threshold_problem(number)
+        if why:
+            raise InputError(None, f"--threshold {key} {why}")
         out.setdefault(rule, {})[name] = number
     return out
 

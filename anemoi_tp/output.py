@@ -8,6 +8,8 @@ import io
 import json
 from typing import Any
 
+from .jsonout import dumps as strict_json
+
 FORMATS = ("table", "csv", "json")
 
 
@@ -46,7 +48,7 @@ def _rows_as_json(columns: list[str], types: list[str], rows: list[tuple]) -> st
                 value = json.loads(value)
             obj[name] = _jsonable(value)
         out.append(obj)
-    return json.dumps(out, indent=2, ensure_ascii=False)
+    return strict_json(out, ensure_ascii=False)
 
 
 def rows_as_csv(columns: list[str], rows: list[tuple]) -> str:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 DELAY_S = 1.0
 
@@ -17,9 +17,8 @@ def load_progress(label: str, enabled: bool | None = None) -> Iterator[Callable[
     if not enabled:
         yield lambda done, total, stage: None
         return
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TransferSpeedColumn)
     from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
     state = {"done": 0, "total": 0, "stage": "reading"}
     lock = threading.Lock()

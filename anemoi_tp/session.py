@@ -2,7 +2,6 @@
 source, the report built on stored analyses where they are current, and the report's JSON text."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import duckdb
 from .config import load_config, merge_options, merge_thresholds
 from .database import attach_loaded, connect, is_duckdb_file
 from .errors import InputError
+from .jsonout import dumps as strict_json
 from .persist import analyse, stored_analyses_status
 
 ThresholdOptions = Mapping[str, float] | Mapping[str, Mapping[str, float]] | Iterable[str] | None
@@ -94,4 +94,4 @@ def report_data(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
 
 def report_json(data: dict) -> str:
     """The text of `anemoi-tp report -f json` (and of the JSON that MLflow gets)."""
-    return json.dumps(data, indent=2, default=str) + "\n"
+    return strict_json(data, default=str) + "\n"

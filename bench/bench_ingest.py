@@ -37,7 +37,8 @@ ru = resource.getrusage(resource.RUSAGE_SELF)
 con.close()
 # VmHWM, not ru_maxrss: after fork+exec ru_maxrss keeps the parent's high-water mark
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
-print(json.dumps({"seconds": dt, "cpu": ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime, "json_bytes": r.json_bytes,
+cpu = ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime
+print(json.dumps({"seconds": dt, "cpu": cpu, "json_bytes": r.json_bytes,
                   "events": r.events,
                   "files": len(r.files), "maxrss_kb": int(hwm)}))
 """
@@ -95,7 +96,8 @@ def main() -> None:
                   f"{best['seconds']:6.2f} s, {rate:6.1f} MB/s = {rate / cores:6.1f} MB/s per core, "
                   f"peak RSS {rss:7.0f} MB = {rss / mb:4.2f}x JSON")
             print(f"{'':>20}  median of {len(runs)}: {median['seconds']:6.2f} s = "
-                  f"{mb / median['seconds'] / cores:6.1f} MB/s per core; CPU time of the load {median['cpu']:6.2f} s = {mb / median['cpu']:6.1f} MB per CPU second")
+                  f"{mb / median['seconds'] / cores:6.1f} MB/s per core; CPU time of the load "
+                  f"{median['cpu']:6.2f} s = {mb / median['cpu']:6.1f} MB per CPU second")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def report(trace: Path, jobs: int, tmpdir: str | None = None) -> tuple[str, floa
                         "-j", str(jobs)], capture_output=True, env=env)
     dt = time.perf_counter() - t0
     if p.returncode != 0:
-        return "exit %d: %s" % (p.returncode, p.stderr.decode().strip()[-200:]), dt, ""
+        return f"exit {p.returncode}: {p.stderr.decode().strip()[-200:]}", dt, ""
     return hashlib.sha256(p.stdout).hexdigest()[:16], dt, p.stdout.decode()
 
 
@@ -57,7 +57,7 @@ def main() -> None:
     for trace in traces:
         digests: dict[str, str] = {}
         times = []
-        for i in range(args.runs):
+        for _run in range(args.runs):
             for jobs in (1, 2, 4):
                 d, dt, out = report(trace, jobs)
                 digests.setdefault(d, out)
@@ -70,7 +70,7 @@ def main() -> None:
               f"({sum(times) / len(times):.2f} s/run) {' '.join(digests)}", flush=True)
         if n != 1 and args.diff_dir:
             args.diff_dir.mkdir(parents=True, exist_ok=True)
-            for k, (dg, text) in enumerate(digests.items()):
+            for k, (_digest, text) in enumerate(digests.items()):
                 (args.diff_dir / f"{trace.name}.{k}.json").write_text(text)
     sys.exit(1 if bad else 0)
 

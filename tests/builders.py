@@ -11,7 +11,7 @@ class TraceBuilder:
         self.corr = 0
 
     def range(self, name: str, start: float, end: float, tid: int = 1, cat: str = "user_annotation",
-              **args) -> "TraceBuilder":
+              **args) -> TraceBuilder:
         e = {"ph": "X", "cat": cat, "name": name, "pid": self.pid, "tid": tid, "ts": start,
              "dur": end - start}
         if args:
@@ -24,7 +24,7 @@ class TraceBuilder:
         return self.range(name, start, end, tid, cat="cpu_op", **args)
 
     def kernel(self, name: str, launch_at: float, start: float, end: float, tid: int = 1,
-               stream: int = 7, cat: str = "kernel", device: int = 0) -> "TraceBuilder":
+               stream: int = 7, cat: str = "kernel", device: int = 0) -> TraceBuilder:
         """A runtime launch of 1 µs at ``launch_at`` on ``tid`` and its GPU activity."""
         self.corr += 1
         self.events.append({"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel",
@@ -35,7 +35,7 @@ class TraceBuilder:
                             "args": {"correlation": self.corr, "device": device, "stream": stream}})
         return self
 
-    def window_end(self, at: float) -> "TraceBuilder":
+    def window_end(self, at: float) -> TraceBuilder:
         self.events.append({"ph": "i", "s": "g", "name": "Record Window End", "pid": "", "tid": "",
                             "ts": at})
         return self

@@ -17,8 +17,8 @@ from __future__ import annotations
 import pytest
 
 from anemoi_tp.report import build_report
-from builders import (ALLGATHER, ALLREDUCE, BACKWARD, BATCH, ENC, FETCH, GEMM, OPT, PROC, TRAIN,
-                      TraceBuilder)
+
+from builders import ALLGATHER, ALLREDUCE, BACKWARD, BATCH, ENC, FETCH, GEMM, OPT, PROC, TRAIN, TraceBuilder
 from conftest import load, write_trace
 
 US = 1e-6

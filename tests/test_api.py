@@ -12,15 +12,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from test_analyses import main_trace
 
 import anemoi_tp
 from anemoi_tp.analysis import query_versions
 from anemoi_tp.catalog import PUBLIC, relations
 from anemoi_tp.errors import InputError
 from anemoi_tp.persist import PERSISTED_FILES
+
 from builders import GEMM, TraceBuilder
 from conftest import write_trace
-from test_analyses import main_trace
 from test_cli import run
 
 US = 1e-6

@@ -53,7 +53,7 @@ def test_metadata_nested_10000_deep(tmp_path):
 
 def test_rank_beyond_int32(tmp_path):
     p = write_trace(tmp_path / "r.json", EVENTS, distributedInfo={"rank": 2**40})
-    _one_error(run("report", str(p)), p, "distributedInfo.rank 1099511627776 is out of range")
+    _one_error(run("report", str(p)), p, "distributedInfo.rank is out of range", "1099511627776")
 
 
 @pytest.mark.skipif(os.geteuid() == 0 and not _NO_DAC, reason="root without setpriv reads anything")
@@ -119,5 +119,5 @@ def test_snapshot_with_integers_beyond_64_bits(tmp_path):
     p = tmp_path / "s.pickle"
     p.write_bytes(pickle.dumps(snap))
     r = run("memory", str(p))
-    _one_error(r, p, "out of range")
+    _one_error(r, p, "an integer beyond 64 bits")
     assert "anemoi-tp-" not in r.stderr  # our temporary file is not named

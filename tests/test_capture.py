@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from anemoi_tp.report import build_report
+
 from conftest import load
 
 

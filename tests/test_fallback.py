@@ -9,6 +9,7 @@ import pytest
 
 from anemoi_tp.config import merge_options
 from anemoi_tp.report import build_report
+
 from builders import BATCH, ENC, GEMM, TRAIN, TraceBuilder
 from conftest import load, shared_trace, write_trace
 from test_cli import run
@@ -128,8 +129,8 @@ def test_fallback_is_not_used_where_lightning_phases_exist(tmp_path):
 
 def test_real_sampled_trace_has_forward_and_backward():
     """Every GPU activity launched inside an autograd evaluate_function op or torch's
-    `## backward ##` range (found here with plain Python on the raw JSON) is backward; those launched inside Optimizer.step are optimizer; the
-    rest inside a ProfilerStep is forward."""
+    `## backward ##` range (found here with plain Python on the raw JSON) is backward; those
+    launched inside Optimizer.step are optimizer; the rest inside a ProfilerStep is forward."""
     path = shared_trace("hta_sampled_rank-0.json.gz")
     with gzip.open(path) as f:
         events = [e for e in json.load(f)["traceEvents"] if e.get("ph") == "X"]

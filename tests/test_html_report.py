@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -98,7 +97,7 @@ def test_markdown_escapes_names(tmp_path):
 def test_deep_link_window_matches_a_known_slice():
     path = shared_trace("hta_sampled_rank-0.json.gz")
     rep = __import__("json").loads(run("report", str(path), "-f", "json").stdout)
-    link = next(l for l in rep["links"] if l["kind"] == "top_annotation")
+    link = next(x for x in rep["links"] if x["kind"] == "top_annotation")
     q = parse_qs(urlparse(link["perfetto_url"]).fragment.split("?", 1)[1])
     start, end = int(q["visStart"][0]), int(q["visEnd"][0])
     assert unquote(q["url"][0]) == "http://127.0.0.1:9001/hta_sampled_rank-0.json.gz"
@@ -132,11 +131,11 @@ def test_open_serves_the_trace_with_cors():
             "Access-Control-Request-Private-Network": "true"})
         with urllib.request.urlopen(pre, timeout=10) as r:
             assert r.status == 204
-            assert r.headers["Access-Control-Allow-Origin"] == "*"
+            assert r.headers["Access-Control-Allow-Origin"] == "https://ui.perfetto.dev"
             assert r.headers["Access-Control-Allow-Private-Network"] == "true"
         get = urllib.request.Request(base, headers={"Origin": "https://ui.perfetto.dev"})
         with urllib.request.urlopen(get, timeout=10) as r:
-            assert r.headers["Access-Control-Allow-Origin"] == "*"
+            assert r.headers["Access-Control-Allow-Origin"] == "https://ui.perfetto.dev"
             assert r.read() == path.read_bytes()
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/../../etc/passwd", timeout=10)

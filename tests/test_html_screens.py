@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from test_html_report import CHROMIUM, browse, needs_chromium
 
 from anemoi_tp.demo.generate import DemoConfig, generate_trace_set
+
 from test_cli import run
-from test_html_report import CHROMIUM, browse, needs_chromium
 
 SCREENS = Path(os.environ.get("ANEMOI_TP_SCREENS", "/tmp/anemoi-tp-screens"))
 
@@ -56,12 +56,12 @@ def test_html_report_in_chromium(ranks, batches, tmp_path):
     # timeline: labels distinct; first, median and slowest batch of each rank shown
     labels = re.findall(r'<text x="0" y="\d+"><title>open batch[^<]*</title>([^<]+)</text>', dom)
     assert labels and len(labels) == len(set(labels))
-    shown_ranks = {int(re.match(r"r(\d+) ", l).group(1)) for l in labels}
+    shown_ranks = {int(re.match(r"r(\d+) ", lab).group(1)) for lab in labels}
     if ranks <= 16:
         assert shown_ranks == set(range(ranks))
     else:  # the 12 slowest, the median, the fastest and rank 0 (which may be among them)
         assert 0 in shown_ranks and 13 <= len(shown_ranks) <= 15
-    assert all(any(role in l for l in labels) for role in ("first", "median", "slowest"))
+    assert all(any(role in lab for lab in labels) for role in ("first", "median", "slowest"))
     # annotation bars: labels distinct within a chart, the module path's tail kept
     for chart in re.findall(r'<svg[^>]*class="plot annotation-bars".*?</svg>', dom, re.S):
         names = re.findall(r'<text x="0" y="12">([^<]+)</text>', chart)

@@ -7,6 +7,7 @@ import pytest
 
 from anemoi_tp.database import connect
 from anemoi_tp.ingest import load_traces
+
 from conftest import write_trace
 
 N = 3000

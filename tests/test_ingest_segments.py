@@ -11,6 +11,7 @@ import pytest
 
 from anemoi_tp.database import run_sql
 from anemoi_tp.ingest.kineto import IngestWarning
+
 from conftest import load, shared_trace, write_trace
 
 DIST0 = {"rank": 0, "world_size": 1}
@@ -140,7 +141,8 @@ def test_json_files_that_are_no_traces_are_ignored_with_a_note(tmp_path):
     con, result, warned = _load_quiet(tmp_path)
     assert result.files == [t]
     assert con.execute("SELECT rank, file, issue, events FROM ingest_issues").fetchall() == [
-        (None, str(tmp_path / "list.json"), "ignored: not a trace file (a JSON array of values that are not events)", None),
+        (None, str(tmp_path / "list.json"),
+         "ignored: not a trace file (a JSON array of values that are not events)", None),
         (None, str(tmp_path / "metrics.json"), "ignored: not a trace file (a JSON object without traceEvents)", None),
         (None, str(tmp_path / "notes.txt"), "ignored: not a trace file (not named *.json or *.json.gz)", None),
         (None, str(tmp_path / "report.json"), "ignored: not a trace file (a JSON object without traceEvents)", None)]

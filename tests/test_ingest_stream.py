@@ -10,6 +10,7 @@ import pytest
 
 from anemoi_tp.errors import InputError
 from anemoi_tp.ingest import stream
+
 from conftest import load, write_trace
 
 pytestmark = pytest.mark.skipif(not stream.can_stream(), reason="no FIFOs on this platform")

@@ -8,6 +8,7 @@ import pytest
 
 from anemoi_tp.errors import InputError
 from anemoi_tp.ingest.kineto import IngestWarning
+
 from conftest import load, write_trace
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from anemoi_tp.analysis import run_analyses
 from anemoi_tp.report import build_report
+
 from builders import BACKWARD, BATCH, GEMM, OPT, TRAIN, TraceBuilder
 from conftest import load, write_trace
 

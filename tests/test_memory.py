@@ -12,6 +12,7 @@ from anemoi_tp.database import connect
 from anemoi_tp.errors import InputError
 from anemoi_tp.ingest.snapshot import load_snapshot, read_snapshot
 from anemoi_tp.report.memory import memory_section
+
 from builders import BATCH, ENC, GEMM, TRAIN, TraceBuilder
 from conftest import load, shared_trace, write_trace
 from test_cli import run

@@ -37,6 +37,7 @@ import re
 import pytest
 
 from anemoi_tp.report import build_report
+
 from builders import BACKWARD, BATCH, TRAIN, TraceBuilder
 from conftest import load, shared_trace, write_trace
 

@@ -9,6 +9,7 @@ import pytest
 
 from anemoi_tp.database import connect
 from anemoi_tp.ingest.perfetto_loader import load_with_perfetto
+
 from conftest import load, shared_trace, shared_trace_names
 from test_cli import run
 

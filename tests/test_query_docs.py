@@ -14,14 +14,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from anemoi_tp.catalog import (MANIFEST, Relation, header, manifest_problems, read_manifest,
-                               relations, update_manifest)
+from anemoi_tp.catalog import MANIFEST, Relation, header, manifest_problems, read_manifest, relations, update_manifest
 from anemoi_tp.database import connect, run_sql
 from anemoi_tp.demo.generate import DemoConfig, generate_trace_set
 from anemoi_tp.ingest import load_traces
 from anemoi_tp.ingest.snapshot import load_snapshot
 from anemoi_tp.report import build_report
 from anemoi_tp.resources import resource_dir
+
 from builders import ALLREDUCE, BATCH, ENC, FETCH, GEMM, OPT, PROC, TRAIN, TraceBuilder
 from conftest import write_trace
 

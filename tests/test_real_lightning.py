@@ -8,6 +8,7 @@ import json
 import pytest
 
 from anemoi_tp.report import build_report
+
 from conftest import load, shared_trace
 
 BATCH = "[pl][profile]run_training_batch"

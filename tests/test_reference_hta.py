@@ -22,6 +22,7 @@ import json
 import pytest
 
 from anemoi_tp.report import build_report
+
 from conftest import load, shared_trace
 
 US = 1000  # ns

@@ -1,15 +1,14 @@
 """`anemoi-tp report` and `anemoi-tp demo` as a user runs them."""
 from __future__ import annotations
 
+import json
 import re
 
-import json
-
 import pytest
+from test_analyses import main_trace
 
 from builders import BATCH, GEMM, TRAIN, TraceBuilder
 from conftest import write_trace
-from test_analyses import main_trace
 from test_cli import run
 
 

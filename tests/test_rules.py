@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, unquote, urlparse
 
 from anemoi_tp.report import build_report
+
 from builders import ALLGATHER, ALLREDUCE, BATCH, ENC, FETCH, GEMM, PROC, TRAIN, TraceBuilder
 from conftest import load, write_trace
 

@@ -6,6 +6,7 @@ from anemoi_tp.report import build_report
 from anemoi_tp.report.render import render_markdown
 from anemoi_tp.report.text import render_text
 from anemoi_tp.rules import RULE_FILES
+
 from builders import BATCH, FETCH, GEMM, TRAIN, TraceBuilder
 from conftest import load, write_trace
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 from anemoi_tp.report import build_report
+
 from builders import BATCH, FETCH, GEMM, TRAIN, TraceBuilder
 from conftest import load, write_trace
 

@@ -19,6 +19,7 @@ import pytest
 
 from anemoi_tp.compare import build_comparison, mann_whitney
 from anemoi_tp.report import build_report
+
 from builders import ALLREDUCE, BACKWARD, BATCH, ENC, FETCH, GEMM, PROC, TRAIN, TraceBuilder
 from conftest import load, shared_trace, write_trace
 from test_cli import run

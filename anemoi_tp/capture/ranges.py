@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -125,16 +125,22 @@ def select_modules(model: nn.Module, include: Any = None,
     """
     if include is None and depth is None:
         return default_modules(model)
+    keep: Callable[[str, nn.Module], bool]
     if include is None:
-        keep: Callable[[str, nn.Module], bool] = lambda p, m: True
+        def keep(p: str, m: nn.Module) -> bool:
+            return True
     elif isinstance(include, str):
         rx = re.compile(include)
-        keep = lambda p, m: bool(rx.search(p))
+
+        def keep(p: str, m: nn.Module) -> bool:
+            return bool(rx.search(p))
     elif callable(include):
         keep = include
     else:
         wanted = set(include)
-        keep = lambda p, m: p in wanted
+
+        def keep(p: str, m: nn.Module) -> bool:
+            return p in wanted
     out = []
     for path, module in model.named_modules():
         if depth is not None and len(path.split(".")) > depth:

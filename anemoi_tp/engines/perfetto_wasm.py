@@ -8,12 +8,26 @@ replies are `TraceProcessorRpcStream`-framed `TraceProcessorRpc` messages, excha
 `trace_processor_rpc_init(callback, bufsize)` and `trace_processor_on_rpc_request(size)`.
 Nothing is downloaded. The compiled module is cached on disk (Module.serialize), so later
 starts take milliseconds instead of seconds.
+
+The cache is native code that ``Module.deserialize`` runs without checks: a flipped byte
+crashes the process, and whoever can write the cache folder could run code in it. Threat
+model: the cache folder may be writable by others (a shared or group cache, a planted file),
+but the user's own files are trusted. So every module is stored with an HMAC-SHA256 under a
+per-user secret key (``cache.key``, 0600, owned by the user; a key file that is not exactly
+that makes the folder unusable) and verified, from the bytes in memory, before it is
+deserialised; a mismatch recompiles and says so. A cache folder that cannot be written falls
+back to ``$TMPDIR/anemoi-tp-cache-<uid>`` (0700, ours), with a note, instead of recompiling
+(~11 s) on every run.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib.util
 import os
+import stat
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,28 +67,109 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def compiled_module(engine, path: Path):
-    """The wasmtime Module for ``path``, from the on-disk cache when it is there."""
-    import wasmtime
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
+
+def _private_dir(path: Path) -> bool:
+    """Create ``path`` (0700) if missing; whether it is a folder of ours that we can write."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = os.lstat(path)
+        if not os.path.isdir(path) or os.path.islink(path) or st.st_uid != os.getuid():
+            return False
+        probe = path / f".probe.{os.getpid()}"
+        probe.write_bytes(b"")  # os.access is always true for root: try it
+        probe.unlink()
+        return True
+    except OSError:
+        return False
+
+
+def usable_cache_dir() -> Path | None:
+    """The cache folder, or the per-user temporary one (said on stderr), or None."""
+    preferred = cache_dir()
+    if _private_dir(preferred):
+        return preferred
+    fallback = Path(tempfile.gettempdir()) / f"anemoi-tp-cache-{os.getuid()}"
+    if fallback != preferred and _private_dir(fallback):
+        if os.stat(fallback).st_mode & 0o077:  # someone else's or loosened: not ours alone
+            _warn(f"{fallback} is open to other users; running without a compiled-module cache")
+            return None
+        _warn(f"cache folder {preferred} is not writable; caching the compiled Perfetto module "
+              f"in {fallback} (set ANEMOI_TP_CACHE to choose)")
+        return fallback
+    _warn(f"no writable cache folder ({preferred}, {fallback}): the Perfetto module is compiled "
+          "on every run (~10 s)")
+    return None
+
+
+def cache_key(folder: Path) -> bytes | None:
+    """The folder's secret HMAC key, created on first use (0600); None if the key file is not
+    a regular file of ours that only we can read (then the cache is not used)."""
+    path = folder / "cache.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        key = f.read(64)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077 or len(key) != 32:
+        _warn(f"{path} is not a private key file of this user; not using the cache in {folder}")
+        return None
+    return key
+
+
+def _mac(key: bytes, data: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def compiled_module(engine, path: Path):
+    """The wasmtime Module for ``path``, from the on-disk cache when it is there and its HMAC
+    checks out; compiled (and cached) otherwise."""
     from importlib.metadata import version
 
+    import wasmtime
+
     data = path.read_bytes()
-    key = hashlib.sha256(data + version("wasmtime").encode()).hexdigest()[:24]
-    cached = cache_dir() / f"{path.stem}-{key}.cwasm"
-    if cached.exists():
-        try:
-            return wasmtime.Module.deserialize_file(engine, str(cached))
-        except Exception:  # stale or corrupt cache entry: compile again
-            cached.unlink(missing_ok=True)
+    digest = hashlib.sha256(data + version("wasmtime").encode()).hexdigest()[:24]
+    folder = usable_cache_dir()
+    key = cache_key(folder) if folder is not None else None
+    if key is None:
+        return wasmtime.Module(engine, data)
+    cached = folder / f"{path.stem}-{digest}.cwasm"
+    mac_file = cached.with_name(cached.name + ".hmac")
+    try:
+        blob = cached.read_bytes()
+        expected = mac_file.read_text().strip()
+    except OSError:
+        blob = None
+    if blob is not None:
+        if hmac.compare_digest(_mac(key, blob), expected):
+            try:  # verified bytes, from memory: no window for a swap between check and use
+                return wasmtime.Module.deserialize(engine, blob)
+            except Exception:  # our own file, from another wasmtime build: compile again
+                pass
+        else:
+            _warn(f"the cached Perfetto module {cached} failed its integrity check (changed on "
+                  "disk); recompiling it")
     module = wasmtime.Module(engine, data)
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(module.serialize())
-        os.replace(tmp, cached)
-    except OSError:
-        pass  # a read-only home: run without the cache
+        out = module.serialize()
+        for target, content in ((cached, out), (mac_file, _mac(key, out).encode())):
+            tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(content)
+            os.replace(tmp, target)
+    except OSError as exc:
+        _warn(f"cannot write the compiled Perfetto module to {folder}: {exc.strerror}")
     return module
 
 

@@ -101,7 +101,8 @@ def not_a_trace(path: Path) -> str | None:
         opener = gzip.open if gz else open
         with opener(path, "rb") as f:
             head = f.read(SNIFF_BYTES)
-            body = head.lstrip(b" \t\r\n")
+            from .extract import strip_head
+            body = strip_head(head)
             if body[:1] == b"[":
                 first = body[1:].lstrip(b" \t\r\n")[:1]
                 if first in (b"{", b"]", b""):
@@ -154,8 +155,8 @@ def assign_ranks(files: list[Path], metas: list[dict]) -> tuple[list[int], str]:
         rank = info.get("rank") if isinstance(info, dict) else None
         declared.append(rank if isinstance(rank, int) and not isinstance(rank, bool) else None)
     for f, r in zip(files, declared):
-        if r is not None and not -2**31 <= r < 2**31:  # trace_files.rank is an INTEGER
-            raise InputError(f, f"distributedInfo.rank {r} is out of range (a 32-bit integer)")
+        if r is not None and not 0 <= r < 2 ** 31:  # ranks are INTEGER columns
+            raise InputError(f, f"distributedInfo.rank is out of range (0 .. 2^31-1): {r}")
     if all(r is not None for r in declared):
         first: dict[int, int] = {}
         for i, (f, r) in enumerate(zip(files, declared)):

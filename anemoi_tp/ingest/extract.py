@@ -21,10 +21,11 @@ import shutil
 import tempfile
 import threading
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from ..errors import InputError
 from ..signals import temp_prefix
@@ -47,12 +48,23 @@ WINDOW = 1 << 20
 MAX_HEAD = 256 << 20
 MAX_TAIL = 256 << 20
 GZIP_MAGIC = b"\x1f\x8b"
+# gzip bombs: Kineto JSON compresses 8-20x; past 64 MiB inflated, more than 250x is refused
+MAX_RATIO = 250
+RATIO_AFTER = 64 << 20
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 _KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 # Between two events of the array: '}' ',' '{'. The same bytes can occur deeper (a list of
 # objects inside args) or inside a string; a cut there leaves the first part unbalanced, which
 # DuckDB rejects, and the loader then reads the file unsplit (see kineto.py).
 _BOUNDARY = re.compile(rb"\}\s*,\s*\{")
 _WS = b" \t\r\n"
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors and tools write first
+
+
+def strip_head(head: bytes) -> bytes:
+    """The document from its first token: leading blanks and a UTF-8 BOM removed."""
+    body = head.lstrip(_WS)
+    return body[len(BOM):].lstrip(_WS) if body.startswith(BOM) else body
 
 
 @dataclass
@@ -152,7 +164,7 @@ def looks_like_json(path: Path) -> bool:
             head = f.read(2)
         opener = gzip.open if head == GZIP_MAGIC else open
         with opener(path, "rb") as f:
-            start = f.read(4096).lstrip(_WS)[:1]
+            start = strip_head(f.read(4096))[:1]
     except (OSError, EOFError, zlib.error):
         return True
     return start in (b"{", b"[", b"")
@@ -167,20 +179,41 @@ def _plain_source(path: Path, workdir: Path, progress) -> Path:
             raise InputError(path, "named .gz but is not gzip data")
         return path
     out_path = workdir / "decompressed.json"
+    total = 0
     try:
         with open(path, "rb") as raw, _gzip.GzipFile(fileobj=raw) as gz, open(out_path, "wb") as out:
             while True:
-                chunk = gz.read(8 << 20)
+                try:
+                    chunk = gz.read(8 << 20)
+                except GZIP_ERRORS as exc:  # gzip.BadGzipFile is an OSError
+                    raise InputError(path, f"corrupt or truncated gzip data ({exc})") from None
                 if not chunk:
                     break
+                if total == 0:
+                    _check_gzip_head(path, chunk)
+                total += len(chunk)
+                # a gzip bomb: checked as it inflates, before the disk fills
+                if total > RATIO_AFTER and total > MAX_RATIO * raw.tell():
+                    raise InputError(path, f"gzip data expands more than {MAX_RATIO}x (a gzip "
+                                           f"bomb?); refused after {total:,} bytes")
                 out.write(chunk)
                 if progress:
                     progress(raw.tell() // 2)  # decompressing is about half the work
-    except GZIP_ERRORS as exc:  # gzip.BadGzipFile is an OSError
-        raise InputError(path, f"corrupt or truncated gzip data ({exc})") from None
+    except OSError as exc:
+        if exc.errno in NO_SPACE:
+            raise InputError(path, f"no space left in TMPDIR ({workdir.parent})") from None
+        raise
     if out_path.stat().st_size == 0:
         raise InputError(path, "empty file (gzip holds no data)")
     return out_path
+
+
+def _check_gzip_head(path: Path, chunk: bytes) -> None:
+    """The first inflated bytes must look like a JSON trace: refuse anything else before
+    inflating the rest into TMPDIR (1 MB of gzip can hold 1 GB of zeros)."""
+    body = strip_head(chunk)
+    if body and body[:1] not in (b"{", b"["):
+        raise InputError(path, "not a trace: the gzip data does not start like JSON")
 
 
 def _read_at(f: BinaryIO, offset: int, n: int) -> bytes:
@@ -193,7 +226,7 @@ def _locate_array(f: BinaryIO, size: int, path: Path) -> tuple[int, int, dict]:
     n = min(size, WINDOW)
     while True:
         head = _read_at(f, 0, n)
-        body = head.lstrip(_WS)
+        body = strip_head(head)
         if not body:
             raise InputError(path, "empty file (only whitespace)")
         if body[:1] == b"[":

@@ -21,6 +21,15 @@ from ..errors import InputError
 from .ndjson import ndjson_file
 
 PICKLE_MAGIC = b"\x80"
+# Bounds (resource bombs): a pickle can refer to one object many times (memo references), so
+# a few KB can stand for billions of rows once the loader walks it. The walk's size is
+# counted with references expanded, before anything is built from it.
+# values once references are expanded: a real snapshot has under one per pickle byte (each
+# value costs at least a byte or two); 8 per byte, plus a floor for tiny files, is generous
+NODE_FLOOR = 1_000_000
+NODES_PER_BYTE = 8
+MAX_DEPTH = 64             # nesting (a snapshot needs about 6)
+INT_RANGE = 1 << 64        # integers the tables hold (addresses are unsigned 64-bit)
 # opcodes that import, call or build objects: a snapshot needs none of them
 _FORBIDDEN = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "BUILD", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX",
               "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"}
@@ -57,6 +66,9 @@ def read_snapshot(path: str | Path) -> dict:
                 detail = f" {arg}" if arg is not None and op.name in ("GLOBAL", "INST") else ""
                 raise InputError(path, f"not a memory snapshot: the pickle uses {op.name}{detail}, "
                                        "which could run code; refused, nothing was executed")
+            if op.name in ("INT", "LONG", "LONG1", "LONG4") and isinstance(arg, int) \
+                    and not -INT_RANGE // 2 <= arg < INT_RANGE:
+                raise InputError(path, "not a memory snapshot: an integer beyond 64 bits; refused")
     except InputError:
         raise
     except Exception as exc:  # truncated or not a pickle at all
@@ -65,10 +77,42 @@ def read_snapshot(path: str | Path) -> dict:
         snap = _NoGlobals(io.BytesIO(data)).load()
     except Exception as exc:
         raise InputError(path, f"not a readable pickle ({exc})") from None
+    _check_size(path, snap, NODE_FLOOR + NODES_PER_BYTE * len(data))
     if not isinstance(snap, dict) or not isinstance(snap.get("segments"), list):
         raise InputError(path, "not a memory snapshot: expected a dict with 'segments' "
                                "(torch.cuda.memory._dump_snapshot)")
     return snap
+
+
+def _check_size(path: Path, root: Any, max_nodes: int) -> None:
+    """Refuse a value whose walk (references expanded) exceeds max_nodes or MAX_DEPTH, or that
+    refers to itself. Iterative, and each shared object is sized once: bounded time."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
+    while stack:
+        obj, depth, done = stack.pop()
+        if not isinstance(obj, (dict, list, tuple)):
+            continue
+        key = id(obj)
+        children = list(obj.values()) if isinstance(obj, dict) else obj
+        if done:
+            on_path.discard(key)
+            total = 1 + len(children) + sum(sizes.get(id(c), 0) for c in children)
+            if total > max_nodes:
+                raise InputError(path, f"not a memory snapshot: more than {max_nodes:,} values once "
+                                       "its shared references are expanded (a pickle bomb?); refused")
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise InputError(path, "not a memory snapshot: a value contains itself; refused")
+        if depth > MAX_DEPTH:
+            raise InputError(path, f"not a memory snapshot: nested deeper than {MAX_DEPTH}; refused")
+        on_path.add(key)
+        stack.append((obj, depth, True))
+        stack.extend((c, depth + 1, False) for c in children)
 
 
 def _frame_text(frames: Any) -> tuple[str | None, str | None]:
@@ -101,7 +145,8 @@ def load_snapshot(con: duckdb.DuckDBPyConnection, path: str | Path, snapshot_id:
         seg = {"snapshot_id": snapshot_id, "device": _int(s.get("device")), "address": _int(s.get("address")),
                "total_size": _int(s.get("total_size")), "stream": _int(s.get("stream")),
                "segment_type": s.get("segment_type"),
-               "pool": str(tuple(pool)) if isinstance(pool, (list, tuple)) else (str(pool) if pool is not None else None),
+               "pool": (str(tuple(pool)) if isinstance(pool, (list, tuple))
+                        else (str(pool) if pool is not None else None)),
                "is_expandable": bool(s.get("is_expandable", False))}
         segments.append(seg)
         addr = seg["address"]

@@ -13,8 +13,8 @@ import errno
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .extract import Extracted, send_part
 
@@ -46,7 +46,7 @@ class PartStreams:
         self._stop = threading.Event()
         self._threads: list[tuple[Path, threading.Thread]] = []
 
-    def __enter__(self) -> "PartStreams":
+    def __enter__(self) -> PartStreams:
         try:
             for x in self.extracted:
                 for p in x.parts:

@@ -8,7 +8,8 @@ import duckdb
 
 from .. import __version__
 from ..analysis import query_versions, run_analyses
-from ..database import fetch_dicts as _rows, run_sql
+from ..database import fetch_dicts as _rows
+from ..database import run_sql
 from ..rules import rule_status, run_rules
 from ..rules.run import grouped_findings
 from .memory import memory_section

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import duckdb
 
-from ..database import fetch_dicts as _rows, run_sql
+from ..database import fetch_dicts as _rows
+from ..database import run_sql
 from ..output import rows_as_table
-from .formatting import mib as _mib, num
+from .formatting import mib as _mib
+from .formatting import num
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -183,7 +183,7 @@ def heatmap(report: dict) -> dict | None:
             f = 0.5 if sp[1] == sp[0] else (v - sp[0]) / (sp[1] - sp[0])
             # light yellow to dark red: the worse, the darker
             rgb = (int(255 - 75 * f), int(245 - 200 * f), int(200 - 170 * f))
-            cells.append({"x": j * cell_w, "y": y, "h": h, "fill": "#%02x%02x%02x" % rgb,
+            cells.append({"x": j * cell_w, "y": y, "h": h, "fill": "#{:02x}{:02x}{:02x}".format(*rgb),
                           "label": f"rank {m['rank']} ({m['host'] or 'host —'}): {name} {v:.3f} {unit}"})
     return {"cells": cells, "labels": labels, "hosts": hosts, "row_h": h, "cell_w": cell_w,
             "height": len(rows) * h, "metrics": [
@@ -205,7 +205,7 @@ def memory_curves(report: dict) -> list[dict]:
         xmax = max(p["t_ms"] for p in pts) or 1
         ymax = max(max(p["reserved_mib"] or 0, p["allocated_mib"] or 0) for p in pts) or 1
         ax, ay = axis(xmax, WIDTH - 60), axis(ymax, 120, "MiB")
-        def line(key):
+        def line(key, pts=pts, ax=ax, ay=ay):  # bound now: the loop moves on
             return " ".join(f"{p['t_ms'] * ax['scale']:.1f},{120 - (p[key] or 0) * ay['scale']:.1f}"
                             for p in pts if p[key] is not None)
         marks = [b["t_ms"] * ax["scale"] for b in report.get("memory_batches", [])

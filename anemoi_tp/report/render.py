@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import jinja2
-import markupsafe
 
 from ..resources import resource_dir
 from . import plots

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import duckdb
 
-from ..database import fetch_dicts as _rows, run_sql
+from ..database import fetch_dicts as _rows
+from ..database import run_sql
 
 REPORT_FILES = ("report/report_batch_series.sql", "report/report_top_kernels.sql",
                 "report/report_top_operators.sql", "report/report_layers.sql",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from ..config import threshold_problem
 from ..database import run_sql
 from ..errors import InputError
 from ..resources import resource_dir
@@ -30,6 +31,9 @@ def apply_thresholds(con: duckdb.DuckDBPyConnection, thresholds: dict[str, dict[
             if f"{rule}.{name}" not in known:
                 raise InputError(None, f"unknown threshold {rule}.{name} "
                                        f"(known: {', '.join(sorted(known))})")
+            why = threshold_problem(value)
+            if why:
+                raise InputError(None, f"threshold {rule}.{name} {why}")
             con.execute("UPDATE rule_thresholds SET value = ? WHERE rule = ? AND name = ?",
                         [float(value), rule, name])
 

@@ -319,41 +319,9 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top
 
 def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
     """A database with TRACE loaded (or attached), plus any memory snapshot beside the traces."""
-    from .ingest.snapshot import is_pickle
+    from .session import open_source
 
-    path = Path(trace)
-    if path.is_file() and is_pickle(path):
-        raise InputError(path, "is a pickle (a memory snapshot?): use `anemoi-tp memory` for snapshots, "
-                               "or put it beside the traces of a directory")
-    if is_duckdb_file(trace):
-        return attach_loaded(trace)
-    con = connect()
-    _load(con, trace, jobs)
-    if path.is_dir():
-        for i, snap in enumerate(sorted(p for p in path.iterdir() if p.suffix == ".pickle" and is_pickle(p))):
-            _load_snapshot(con, snap, snapshot_id=i)
-    return con
-
-
-def _load_snapshot(con: duckdb.DuckDBPyConnection, path: Path, snapshot_id: int = 0) -> None:
-    """load_snapshot, with what its reader and DuckDB raise on odd values as bad input."""
-    from .ingest.snapshot import load_snapshot
-
-    try:
-        load_snapshot(con, path, snapshot_id=snapshot_id)
-    except RecursionError:
-        raise InputError(path, "the snapshot is nested too deeply") from None
-    except (OverflowError, duckdb.Error) as exc:
-        raise InputError(path, f"a value of the snapshot is out of range or of the wrong type "
-                               f"({_first_line(exc)})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    """An error's first line, without the temporary file DuckDB names (it is ours, not the
-    user's)."""
-    import re
-
-    return re.sub(r'\s*in file "[^"]*",?', "", str(exc).splitlines()[0])[:200]
+    return open_source(trace, lambda con: _load(con, trace, jobs))[0]
 
 
 def _write_output(text: str, target=None) -> None:
@@ -387,13 +355,14 @@ def memory(source: str, fmt: str | None, output: str | None, top: int) -> None:
     from .analysis import run_analyses
     from .ingest.snapshot import is_pickle
     from .report.memory import memory_section, render_memory_text
+    from .session import load_snapshot_checked
     from .writer import prepare_output
 
     target = prepare_output(output, [source])
     path = Path(source)
     if path.is_file() and is_pickle(path):
         con = connect()
-        _load_snapshot(con, path)
+        load_snapshot_checked(con, path)
     else:
         con = _open_trace(source, None)
         run_analyses(con)

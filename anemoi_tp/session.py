@@ -50,7 +50,7 @@ def open_source(source: str | Path, load: Callable[[duckdb.DuckDBPyConnection], 
                 ) -> tuple[duckdb.DuckDBPyConnection, bool]:
     """(database, is a database file): a `.duckdb` from `load` attached read-only, else the
     trace loaded in memory by ``load`` plus any memory snapshot beside the traces."""
-    from .ingest.snapshot import is_pickle, load_snapshot
+    from .ingest.snapshot import is_pickle
 
     path = Path(source)
     if path.is_file() and is_pickle(path):
@@ -62,8 +62,24 @@ def open_source(source: str | Path, load: Callable[[duckdb.DuckDBPyConnection], 
     load(con)
     if path.is_dir():
         for i, snap in enumerate(sorted(p for p in path.iterdir() if p.suffix == ".pickle" and is_pickle(p))):
-            load_snapshot(con, snap, snapshot_id=i)
+            load_snapshot_checked(con, snap, snapshot_id=i)
     return con, False
+
+
+def load_snapshot_checked(con: duckdb.DuckDBPyConnection, path: Path, snapshot_id: int = 0) -> None:
+    """load_snapshot, with what its reader and DuckDB raise on odd values as bad input."""
+    import re
+
+    from .ingest.snapshot import load_snapshot
+
+    try:
+        load_snapshot(con, path, snapshot_id=snapshot_id)
+    except RecursionError:
+        raise InputError(path, "the snapshot is nested too deeply") from None
+    except (OverflowError, duckdb.Error) as exc:
+        # the first line, without the temporary file DuckDB names (ours, not the user's)
+        why = re.sub(r'\s*in file "[^"]*",?', "", str(exc).splitlines()[0])[:200]
+        raise InputError(path, f"a value of the snapshot is out of range or of the wrong type ({why})") from None
 
 
 def ensure_analysed(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,

@@ -157,3 +157,24 @@ def test_v100_memory_peak_matches_the_raw_events():
     peaks = {p["device"]: p for p in build_report(con)["memory"]["events"]["peaks"]}
     assert peaks["cuda:1"]["peak_allocated"] == expected
     assert peaks["cuda:1"]["events"] == count
+
+
+def test_oom_in_a_snapshot_is_a_finding(tmp_path):
+    """A snapshot beside the traces with one `oom` action (80 MiB requested, 5 MiB free, in
+    processor.py) gives one critical memory_oom finding in the report, in every format."""
+    b = TraceBuilder().range(BATCH, 0, 100).range(TRAIN, 1, 50).kernel(GEMM, 2, 5, 40)
+    write_trace(tmp_path / "run" / "t.json", b.events, distributedInfo={"rank": 0, "world_size": 1})
+    (tmp_path / "run" / "memory_snapshot.pickle").write_bytes(pickle.dumps(snapshot()))
+    r = run("report", str(tmp_path / "run"), "-f", "json")
+    assert r.returncode == 0 and r.stderr == "", r.stderr  # the pickle is no "ignored file"
+    rep = json.loads(r.stdout)
+    ooms = [f for f in rep["findings"] if f["rule"] == "memory_oom"]
+    assert len(ooms) == 1
+    (f,) = ooms
+    assert (f["severity"], f["value"], f["ranks"]) == ("critical", 1, [])
+    assert f["evidence"] == ("memory_snapshot.pickle, device 0: 1 out-of-memory event(s); the largest "
+                             "request 80.0 MiB with 5.0 MiB free, at "
+                             "/work/anemoi/models/layers/processor.py:42 forward")
+    for fmt in ("text", "markdown", "html"):
+        text = run("report", str(tmp_path / "run"), "-f", fmt).stdout
+        assert "memory_oom" in text and "80.0 MiB" in text, fmt

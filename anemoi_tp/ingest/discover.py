@@ -66,7 +66,8 @@ def discover(path: str | Path) -> Discovered:
                 raise InputError(f, "not a readable regular file (a broken link, FIFO or device?)")
             continue  # sub-directories are not part of a trace set
         if not f.name.endswith(TRACE_SUFFIXES):
-            ignored.append((f, "not a trace file (not named *.json or *.json.gz)"))
+            if f.suffix != ".pickle":  # memory snapshots beside the traces are read by the report
+                ignored.append((f, "not a trace file (not named *.json or *.json.gz)"))
             continue
         _check_readable(f)
         why = not_a_trace(f)

@@ -1,4 +1,4 @@
--- rules/_grouped.sql (version 1): a finding that holds on many ranks, once, with its ranks.
+-- rules/_grouped.sql (version 2): a finding that holds on many ranks, once, with its ranks.
 -- Reads: findings.   Used by: anemoi_tp/rules/run.py (the report's findings).
 --
 -- `findings` stays one row per rank; the report lists each (rule, scope, metric) once, with
@@ -10,7 +10,8 @@
 -- @column rule         rule id
 -- @column severity     the worst severity among its ranks
 -- @column rank         the worst rank: the one the headline columns describe
--- @column ranks        every rank it holds on, ascending (a list)
+-- @column ranks        every rank it holds on, ascending (a list; empty for a finding of no
+--                      rank, e.g. a memory snapshot's)
 -- @column scope        what it is about (findings.scope)
 -- @column metric       name of the measured value
 -- @column value        the worst rank's value
@@ -31,7 +32,7 @@ WITH ordered AS (
     FROM findings
 ),
 spread AS (
-    SELECT rule, scope, metric, list(DISTINCT rank ORDER BY rank) AS ranks,
+    SELECT rule, scope, metric, coalesce(list(DISTINCT rank ORDER BY rank) FILTER (WHERE rank IS NOT NULL), []) AS ranks,
            min(value) AS value_min, median(value) AS value_median, max(value) AS value_max
     FROM findings GROUP BY rule, scope, metric
 )

@@ -49,6 +49,7 @@ def render_html(report: dict, top: int = 25) -> str:
                                   "modules": plots.stacked_bars(report, "modules")},
                       rank_bars=plots.rank_bars(report), annotation_bars=plots.annotation_bars(report),
                       heatmap=plots.heatmap(report), memory_curves=plots.memory_curves(report),
+                      batch_series=plots.batch_series(report),
                       collapse=len(report["ranks"]) > 8)
 
 

@@ -255,7 +255,7 @@ def batch_series(report: dict) -> dict:
         hi = max(b[k] or 0 for b in rows for k, _, _ in SERIES_LINES) * 1e3
         ay = axis(hi, SERIES_H, "ms")
         def xy(x, ms, ax=ax, ay=ay):  # bound now: the loop moves on
-            return x * ax["scale"], SERIES_H - ms * ay["scale"]
+            return round(x * ax["scale"], 1) + 0.0, round(SERIES_H - ms * ay["scale"], 1) + 0.0  # no "-0.0"
         lines, absent = [], []
         for key, name, col in SERIES_LINES:
             if any(b[key] is None for b in rows):

@@ -56,3 +56,9 @@ def render_html(report: dict, top: int = 25) -> str:
 def render_markdown(report: dict, top: int = 25) -> str:
     tpl = _environment(autoescape=False).get_template("report.md.j2")
     return tpl.render(report=report, top=top)
+
+
+def render_compare_timelines(comparison: dict, pairs: list[dict], many: bool, index: int = 0) -> str:
+    """The timelines of one comparison (compare.timeline_pairs) as an HTML fragment."""
+    tpl = _environment(autoescape=True).get_template("compare_timelines.html.j2")
+    return tpl.render(c=comparison, pairs=pairs, many=many, index=index)

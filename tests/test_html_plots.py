@@ -77,7 +77,7 @@ def test_batch_series_plot_of_a_demo_run_in_chromium(tmp_path):
         x1, y1, x2, y2 = map(float, re.search(
             r'class="trend" x1="([^"]+)" y1="([^"]+)" x2="([^"]+)" y2="([^"]+)"', chart).groups())
         top = float(re.findall(r'text-anchor="end">([0-9.]+)</text>', chart)[-1])  # the y axis' top tick
-        to_ms = lambda y: (140 - y) * top / 140  # noqa: E731
+        to_ms = lambda y, top=top: (140 - y) * top / 140  # noqa: E731
         assert x1 == pts[0][0] * 840 / 8 and x2 == pts[-1][0] * 840 / 8
         px = 0.051 * top / 140          # coordinates are rounded to 0.1 px
         assert abs(to_ms(y1) - (icpt + slope * pts[0][0])) < px

@@ -300,13 +300,15 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top
     names = list(labels) or [Path(r.rstrip("/")).name for r in runs]
     names = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
     patterns, _ = load_config(config_file)
-    reports = [(name, build_report(_open_trace(run, jobs), patterns)) for name, run in zip(names, runs)]
+    cons = [_open_trace(run, jobs) for run in runs]
+    reports = [(name, build_report(con, patterns)) for name, con in zip(names, cons)]
     data = cmp.build_comparison(reports)
     if fmt is None:
         fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
             Path(output).suffix.lower() if output else "", "text")
     text = {"json": lambda: _strict_json(data, default=str) + "\n",
-            "html": lambda: cmp.render_compare_html(data, top),
+            "html": lambda: (cmp.add_focus_timelines(data, [(r, c) for (_, r), c in zip(reports, cons)]),
+                             cmp.render_compare_html(data, top, [r for _, r in reports]))[1],
             "markdown": lambda: cmp.render_compare_markdown(data, top),
             "text": lambda: cmp.render_compare_text(data, top)}[fmt]()
     bad = cmp.regressions(data, fail_on)  # checks the metric names before anything is written

@@ -306,13 +306,72 @@ def render_compare_markdown(comparison: dict, top: int | None = 25) -> str:
     return "\n".join(out)
 
 
-def render_compare_html(comparison: dict, top: int | None = 25) -> str:
+# -- timelines of the HTML page -------------------------------------------------------------
+
+def focus_rank(c: dict) -> int | None:
+    """The rank whose median step time changed most in comparison ``c`` (ties: the lower)."""
+    rows = [x for x in c["summary"] if x["metric"] == "step_time_s" and x["rank"] is not None
+            and x["delta"] is not None]
+    return min(rows, key=lambda x: (-abs(x["delta"]), x["rank"]))["rank"] if rows else None
+
+
+def add_focus_timelines(comparison: dict, runs: Sequence[tuple[dict, Any]]) -> None:
+    """At many ranks a report's timeline shows only some ranks: put the focus rank of each
+    comparison on the timeline of every run ((report, connection) pairs, as built)."""
+    from .report.build import add_timeline_ranks
+    from .report.plots import DETAIL_RANKS
+
+    focus = sorted({r for c in comparison["comparisons"] if (r := focus_rank(c)) is not None})
+    for report, con in runs:
+        if focus and len(report["ranks"]) > DETAIL_RANKS:
+            add_timeline_ranks(con, report, focus)
+
+
+def timeline_pairs(c: dict, a: dict, b: dict) -> list[dict]:
+    """Per rank (every rank both runs have; at many ranks the focus rank only), the median and
+    slowest batch of run a then of run b as one timeline (report.plots.timeline) on one ms axis."""
+    from .report.plots import DETAIL_RANKS, timeline
+
+    common = sorted({r["rank"] for r in a["ranks"]} & {r["rank"] for r in b["ranks"]})
+    many = len(a["ranks"]) > DETAIL_RANKS or len(b["ranks"]) > DETAIL_RANKS
+    ranks = [r for r in [focus_rank(c)] if r is not None] if many else common
+    step = {x["rank"]: x for x in c["summary"] if x["metric"] == "step_time_s"}
+    out = []
+    for rank in ranks:
+        picked = [[dict(t, roles=[f"{side}: " + ", ".join(x for x in t["roles"] if x != "first")])
+                   for t in rep.get("timeline_batches") or []
+                   if t["rank"] == rank and {"median", "slowest"} & set(t["roles"])]
+                  for side, rep in (("A", a), ("B", b))]
+        hi = max([t["batch_ns"] / 1e6 for rows in picked for t in rows] + [0.0])
+        parts = [timeline(rep, rows, hi) if rows else None for rep, rows in zip((a, b), picked)]
+        missing = [f"{lab}: no complete batch with GPU activity on rank {rank}"
+                   for lab, p in zip((c["a"], c["b"]), parts) if p is None]
+        tl = None
+        if not missing:
+            ta, tb = parts
+            rows = ta["rows"] + [dict(r, y=r["y"] + ta["height"]) for r in tb["rows"]]
+            tl = {"axis": ta["axis"], "rows": rows, "height": ta["height"] + tb["height"],
+                  "split": ta["height"]}
+        s = step.get(rank)
+        out.append({"rank": rank, "timeline": tl, "missing": missing,
+                    "step": None if s is None else {k: s[k] for k in ("a", "b", "delta_pct", "significant")}})
+    return out
+
+
+def render_compare_html(comparison: dict, top: int | None = 25,
+                        reports: Sequence[dict] | None = None) -> str:
+    """The comparison as a page; with ``reports`` (the runs' reports, in order) also the
+    timelines of the median and slowest batch of each run, per rank (timeline_pairs)."""
+    from .report.plots import DETAIL_RANKS
+    from .report.render import render_compare_timelines
+
     e = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>anemoi-tp compare</title>",
              "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
              "padding:2px 6px;text-align:right}td:first-child{text-align:left}.sig{background:#fde2e2}</style>",
              "</head><body><h1>anemoi-tp compare</h1>"]
-    for c in comparison["comparisons"]:
+    labels = [r["label"] for r in comparison["runs"]]
+    for i, c in enumerate(comparison["comparisons"]):
         summary, changes = _rows_for(c, top)
         parts.append(f"<h2>{e(c['a'])} → {e(c['b'])}</h2>")
         for title, rows in (("Summary", summary), ("Changes", changes)):
@@ -324,5 +383,9 @@ def render_compare_html(comparison: dict, top: int | None = 25) -> str:
         if c["findings"]:
             parts.append("<ul>" + "".join(f"<li>{e(f['status'])}: {e(f['rule'])} ({e(f['scope'])}, "
                                           f"{e(f['metric'])})</li>" for f in c["findings"]) + "</ul>")
+        if reports is not None:
+            ra, rb = reports[labels.index(c["a"])], reports[labels.index(c["b"])]
+            parts.append(render_compare_timelines(c, timeline_pairs(c, ra, rb), many=any(
+                len(r["ranks"]) > DETAIL_RANKS for r in (ra, rb)), index=i))
     parts.append("</body></html>\n")
     return "\n".join(parts)

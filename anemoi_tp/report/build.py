@@ -121,3 +121,14 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
     }
     add_perf_sections(con, report, top)
     return report
+
+
+def add_timeline_ranks(con: duckdb.DuckDBPyConnection, report: dict, ranks: list[int]) -> None:
+    """Put ``ranks`` on the timeline of a report built on ``con`` as well (besides the ranks
+    report_links.sql picks at many ranks): refreshes ``timeline`` and ``timeline_batches``."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS report_focus_ranks (rank INTEGER)")
+    con.execute("DELETE FROM report_focus_ranks")
+    con.executemany("INSERT INTO report_focus_ranks VALUES (?)", [[r] for r in ranks])
+    run_sql(con, "report/report_links.sql")
+    report["timeline"] = _rows(con, "report_timeline")
+    report["timeline_batches"] = _rows(con, "report_timeline_batches")

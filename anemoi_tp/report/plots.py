@@ -11,6 +11,8 @@ import math
 import re
 
 CLASSES = ("computation", "communication", "memory")
+LANES = CLASSES + ("data_loader",)   # the timeline's lanes: GPU classes, then host data loading
+ROW_H = 30                            # a timeline row: 4 lanes of 6 px and a gap
 COLOURS = {"computation": "#4e79a7", "communication": "#e15759", "memory": "#f28e2b",
            "idle": "#d9d9d9", "forward": "#4e79a7", "backward": "#f28e2b", "optimizer": "#59a14f",
            "data_loader": "#9c755f", "elsewhere": "#bab0ac", "encoder": "#76b7b2",
@@ -62,30 +64,33 @@ def detail_ranks(report: dict) -> tuple[list[int], str]:
                    "the median and the fastest rank, and rank 0 (the heatmap shows every rank)")
 
 
-def timeline(report: dict) -> dict | None:
-    """The shown batches (first, median, slowest of each rank) on one time axis (ms)."""
-    batches = report.get("timeline_batches") or []
+def timeline(report: dict, batches: list[dict] | None = None, max_ms: float | None = None) -> dict | None:
+    """The shown batches (first, median, slowest of each rank) on one time axis (ms).
+    ``batches``: these rows of report["timeline_batches"] only; ``max_ms``: the axis reaches
+    at least this far (compare puts two runs on one axis)."""
+    if batches is None:
+        batches = report.get("timeline_batches") or []
     if not batches:
         return None
     segs: dict[tuple, list] = {}
     for s in report.get("timeline", []):
         segs.setdefault((s["rank"], s["batch"]), []).append(s)
-    ax = axis(max(b["batch_ns"] for b in batches) / 1e6)
+    ax = axis(max([b["batch_ns"] / 1e6 for b in batches] + [max_ms or 0]))
     rows = []
     for i, b in enumerate(batches):
         lanes = []
-        for j, cls in enumerate(CLASSES):
+        for j, cls in enumerate(LANES):
             rects = [{"x": s["start_ns"] / 1e6 * ax["scale"],
                       "w": max((s["end_ns"] - s["start_ns"]) / 1e6 * ax["scale"], 0.3),
-                      "label": f"rank {b['rank']} batch {b['batch']}: {cls} "
+                      "label": f"rank {b['rank']} batch {b['batch']}: {cls.replace('_', ' ')} "
                                f"{(s['end_ns'] - s['start_ns']) / 1e6:.3f} ms at +{s['start_ns'] / 1e6:.3f} ms"}
                      for s in segs.get((b["rank"], b["batch"]), []) if s["class"] == cls]
             lanes.append({"cls": cls, "y": j * 6, "colour": COLOURS[cls], "rects": rects})
-        rows.append({"y": i * 24, "rank": b["rank"], "batch": b["batch"], "roles": ", ".join(b["roles"]),
+        rows.append({"y": i * ROW_H, "rank": b["rank"], "batch": b["batch"], "roles": ", ".join(b["roles"]),
                      "ms": b["batch_ns"] / 1e6, "w": b["batch_ns"] / 1e6 * ax["scale"],
                      "url": b["perfetto_url"], "lanes": lanes})
     _, note = detail_ranks(report)
-    return {"axis": ax, "rows": rows, "height": len(rows) * 24, "note": note}
+    return {"axis": ax, "rows": rows, "height": len(rows) * ROW_H, "note": note}
 
 
 def stacked_bars(report: dict, key: str) -> dict | None:
@@ -213,3 +218,78 @@ def memory_curves(report: dict) -> list[dict]:
         out.append({"rank": rank, "device": device, "x": ax, "y": ay, "allocated": line("allocated_mib"),
                     "reserved": line("reserved_mib"), "batches": marks})
     return out
+
+
+SERIES_LINES = (("duration_s", "batch duration", "#333333"), ("gpu_idle_s", "GPU idle", "#8c8c8c"),
+                ("communication_s", "communication", COLOURS["communication"]),
+                ("data_loader_s", "data loading", COLOURS["data_loader"]))
+SERIES_H = 140          # plot height, px
+SERIES_MARKS = 60       # up to this many batches every point is marked (with its values on hover)
+
+
+def _theil_sen_intercept(points: list[tuple[int, float]], slope: float) -> float:
+    """The Theil–Sen intercept: the median of y − slope·x over the fitted points."""
+    r = sorted(y - slope * x for x, y in points)
+    m = len(r) // 2
+    return r[m] if len(r) % 2 else (r[m - 1] + r[m]) / 2
+
+
+def batch_series(report: dict) -> dict:
+    """Per shown rank: the per-batch series (batch index on x, ms on y) as lines of the batch
+    duration and its GPU idle, communication and data-loading parts (these overlap: lines,
+    not a stack), warm-up batches shaded, outliers circled, and the Theil–Sen trend of the
+    duration over the non-warm-up batches (batch_trend) drawn. Ranks without batches are
+    listed in ``missing`` with the reason."""
+    shown, note = detail_ranks(report)
+    charts, missing = [], []
+    w = WIDTH - 60
+    for r in report["ranks"]:
+        if r["rank"] not in shown:
+            continue
+        rows = r.get("batch_series")
+        if not rows:
+            missing.append({"rank": r["rank"], "reason": (r.get("missing") or {}).get("batch_series", "no batches")})
+            continue
+        n = max(b["batch"] for b in rows)
+        ax = axis(max(n, 6), w, "batch")
+        hi = max(b[k] or 0 for b in rows for k, _, _ in SERIES_LINES) * 1e3
+        ay = axis(hi, SERIES_H, "ms")
+        def xy(x, ms, ax=ax, ay=ay):  # bound now: the loop moves on
+            return round(x * ax["scale"], 1) + 0.0, round(SERIES_H - ms * ay["scale"], 1) + 0.0  # no "-0.0"
+        lines, absent = [], []
+        for key, name, col in SERIES_LINES:
+            if any(b[key] is None for b in rows):
+                absent.append(name)   # GPU numbers of a rank without GPU activity are missing
+                continue
+            pts = " ".join("{:.1f},{:.1f}".format(*xy(b["batch"], b[key] * 1e3)) for b in rows)
+            lines.append({"name": name, "colour": col, "points": pts, "width": 2 if key == "duration_s" else 1.2})
+        marks = []
+        for b in rows:
+            flags = [f for f in ("warmup", "outlier") if b[f]]
+            if not flags and len(rows) > SERIES_MARKS:
+                continue
+            x, y = xy(b["batch"], b["duration_s"] * 1e3)
+            parts = ", ".join(f"{name} {b[k] * 1e3:.3f} ms" for k, name, _ in SERIES_LINES[1:] if b[k] is not None)
+            marks.append({"x": x, "y": y, "warmup": bool(b["warmup"]), "outlier": bool(b["outlier"]),
+                          "label": f"rank {r['rank']} batch {b['batch']}"
+                                   + ("".join(f" ({'warm-up' if f == 'warmup' else f})" for f in flags))
+                                   + f": {b['duration_s'] * 1e3:.3f} ms" + (f"; {parts}" if parts else "")})
+        band = ax["scale"]
+        warm = [{"x": b["batch"] * ax["scale"] - band / 2, "w": band} for b in rows if b["warmup"]]
+        trend = r.get("batch_trend") or {}
+        line = None
+        if trend.get("slope_ms") is not None:
+            fit = [(b["batch"], b["duration_s"] * 1e3) for b in rows if not b["warmup"]]
+            c = _theil_sen_intercept(fit, trend["slope_ms"])
+            x0, x1 = fit[0][0], fit[-1][0]
+            (ax0, ay0), (ax1, ay1) = xy(x0, c + trend["slope_ms"] * x0), xy(x1, c + trend["slope_ms"] * x1)
+            line = {"x1": ax0, "y1": ay0, "x2": ax1, "y2": ay1,
+                    "label": f"trend (Theil–Sen, batches {x0}–{x1} without warm-up): "
+                             f"{trend['slope_ms']:+.4f} ms per batch"
+                             + (f", {trend['drift_pct_per_batch']:+.2f}% of the median"
+                                if trend.get("drift_pct_per_batch") is not None else "")}
+        charts.append({"rank": r["rank"], "x": ax, "y": ay, "lines": lines, "marks": marks, "warm": warm,
+                       "trend": line, "trend_missing": None if line else (trend.get("missing") or "no trend"),
+                       "absent": absent})
+    return {"charts": charts, "missing": missing, "note": note,
+            "legend": [{"name": name, "colour": col} for _, name, col in SERIES_LINES]}

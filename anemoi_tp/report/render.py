@@ -49,9 +49,16 @@ def render_html(report: dict, top: int = 25) -> str:
                                   "modules": plots.stacked_bars(report, "modules")},
                       rank_bars=plots.rank_bars(report), annotation_bars=plots.annotation_bars(report),
                       heatmap=plots.heatmap(report), memory_curves=plots.memory_curves(report),
+                      batch_series=plots.batch_series(report),
                       collapse=len(report["ranks"]) > 8)
 
 
 def render_markdown(report: dict, top: int = 25) -> str:
     tpl = _environment(autoescape=False).get_template("report.md.j2")
     return tpl.render(report=report, top=top)
+
+
+def render_compare_timelines(comparison: dict, pairs: list[dict], many: bool, index: int = 0) -> str:
+    """The timelines of one comparison (compare.timeline_pairs) as an HTML fragment."""
+    tpl = _environment(autoescape=True).get_template("compare_timelines.html.j2")
+    return tpl.render(c=comparison, pairs=pairs, many=many, index=index)

@@ -1,5 +1,6 @@
--- report/report_links.sql (version 3): the spots a report links to, and its GPU timelines.
--- Reads: batches, analysis_window, gpu_activities, gpu_owners, annotation_stats, host_ranges,
+-- report/report_links.sql (version 4): the spots a report links to, and its GPU timelines.
+-- Reads: batches, analysis_window, gpu_activities, gpu_owners, annotation_stats, host_ranges (also
+--        its data_loader ranges: the timeline's fourth lane),
 --        trace_files (perfetto_url, rules/_setup.sql).   Used by: HTML and Markdown reports.
 --
 -- @view report_links       one row per linked spot
@@ -25,11 +26,15 @@ SELECT rank, batch, ts, end_ts, end_ts - ts AS len,
 FROM batches WHERE complete;
 CREATE OR REPLACE TEMP TABLE rl_rank_slowest AS
 SELECT rank, max(len) AS slowest FROM rl_ranked GROUP BY rank;
+-- ranks a caller wants on the timeline as well (compare: the rank whose step time changed
+-- most); empty unless the caller fills it before running this file
+CREATE TEMP TABLE IF NOT EXISTS report_focus_ranks (rank INTEGER);
 CREATE OR REPLACE TEMP TABLE rl_shown_ranks AS
 WITH o AS (SELECT rank, row_number() OVER (ORDER BY slowest DESC, rank) AS pos,
                   count(*) OVER () AS n FROM rl_rank_slowest)
 SELECT rank FROM o
-WHERE n <= 16 OR pos <= 12 OR pos = (n + 1) // 2 OR pos = n OR rank = (SELECT min(rank) FROM o);
+WHERE n <= 16 OR pos <= 12 OR pos = (n + 1) // 2 OR pos = n OR rank = (SELECT min(rank) FROM o)
+   OR rank IN (SELECT rank FROM report_focus_ranks);
 CREATE OR REPLACE TEMP TABLE rl_timeline_batches AS
 SELECT r.rank, r.batch, r.ts, r.end_ts,
        list_filter([CASE WHEN r.batch = r.first_batch THEN 'first' END,
@@ -41,7 +46,13 @@ CREATE OR REPLACE TEMP TABLE rl_batch_activities AS
 SELECT b.rank, {'batch': b.batch, 'class': g.class} AS grp,
        greatest(g.ts, b.ts) AS ts, least(g.ts + g.dur, b.end_ts) AS end_ts
 FROM rl_timeline_batches b
-JOIN gpu_activities g ON g.rank = b.rank AND g.ts < b.end_ts AND g.ts + g.dur > b.ts;
+JOIN gpu_activities g ON g.rank = b.rank AND g.ts < b.end_ts AND g.ts + g.dur > b.ts
+UNION ALL
+-- the host's data loading in the batch, a lane of its own (GPU idle beside it shows a stall)
+SELECT b.rank, {'batch': b.batch, 'class': 'data_loader'},
+       greatest(h.ts, b.ts), least(h.end_ts, b.end_ts)
+FROM rl_timeline_batches b
+JOIN host_ranges h ON h.rank = b.rank AND h.kind = 'data_loader' AND h.ts < b.end_ts AND h.end_ts > b.ts;
 
 CREATE OR REPLACE VIEW report_links AS
 WITH slowest AS (
@@ -80,12 +91,13 @@ CREATE OR REPLACE VIEW report_timeline_batches AS
 SELECT rank, batch, roles, end_ts - ts AS batch_ns, perfetto_url(rank, ts, end_ts) AS perfetto_url
 FROM rl_timeline_batches ORDER BY rank, batch;
 
--- @view report_timeline    GPU busy intervals per class in the shown batches, merged across
+-- @view report_timeline    GPU busy intervals per class in the shown batches, and the host's
+--                          data-loading intervals, merged across
 --                          gaps shorter than 1/1000 of the longest shown batch (under a pixel:
 --                          the JSON and the page stay small)
 -- @column rank             rank
 -- @column batch            batch number (report_timeline_batches)
--- @column class            computation | communication | memory
+-- @column class            computation | communication | memory (GPU) | data_loader (host)
 -- @column start_ns         start, ns from the batch's start
 -- @column end_ns           end, ns from the batch's start
 -- @column batch_ns         the batch's length, ns

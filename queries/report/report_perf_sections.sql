@@ -1,4 +1,4 @@
--- report/report_perf_sections.sql (version 1): the per-batch series, top kernels / operators
+-- report/report_perf_sections.sql (version 2): the per-batch series, top kernels / operators
 -- and the per-layer split, as report sections (anemoi_tp/report/sections.py), times in ms.
 -- Reads: report_batch_series, report_batch_trend, report_top_kernels, report_top_operators,
 --        report_layers, host_ranges.   Used by: every report format.
@@ -65,6 +65,7 @@ FROM report_top_operators ORDER BY rank, pos;
 
 -- @view section_layers     the per-layer window split, ranks with module ranges only
 -- @column rank             rank
+-- @column pos              1, 2, … by part of the window within the rank (ties: layer, direction)
 -- @column layer            module path at the chosen depth, or 'elsewhere'
 -- @column direction        fwd | bwd (NULL for 'elsewhere')
 -- @column part_ms          its part of the window, ms
@@ -74,9 +75,11 @@ FROM report_top_operators ORDER BY rank, pos;
 -- @column communication_ms union of its own communication, ms
 -- @column comm_overlap_ms  of it, overlapped by computation, ms
 CREATE OR REPLACE VIEW section_layers AS
-SELECT rank, layer, direction, duration_s * 1e3 AS part_ms, pct, gpu_s * 1e3 AS gpu_ms,
+SELECT rank,
+       row_number() OVER (PARTITION BY rank ORDER BY duration_s DESC, layer, direction NULLS LAST) AS pos,
+       layer, direction, duration_s * 1e3 AS part_ms, pct, gpu_s * 1e3 AS gpu_ms,
        idle_s * 1e3 AS idle_ms, communication_s * 1e3 AS communication_ms,
        comm_overlap_s * 1e3 AS comm_overlap_ms
 FROM report_layers
 WHERE rank IN (SELECT rank FROM host_ranges WHERE kind = 'module')
-ORDER BY rank, part_ms DESC, layer, direction;
+ORDER BY rank, pos;

@@ -52,7 +52,8 @@ def temp_prefix() -> str:
     return f"{TEMP_PREFIX}{os.getpid()}-"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of that pid runs (someone else's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -71,7 +72,7 @@ def sweep_stale_temp_dirs(tmpdir: str | None = None) -> None:
         return
     for p in entries:
         m = _STALE.match(p.name)
-        if not m or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+        if not m or int(m.group(1)) == os.getpid() or pid_alive(int(m.group(1))):
             continue
         try:
             if p.is_dir() and not p.is_symlink():

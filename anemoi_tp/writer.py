@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .signals import pid_alive
 
 STDOUT = "-"
 
@@ -158,16 +159,6 @@ def write_text(target: Target, text: str) -> None:
         raise InputError(target.given, f"cannot write: {exc.strerror or exc}") from None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
 def sweep_stale_temporaries(path: Path) -> None:
     """Remove the temporary files (and DuckDB's .wal) of earlier writes of ``path`` whose
     process is gone (killed with SIGKILL, a power cut)."""
@@ -178,7 +169,7 @@ def sweep_stale_temporaries(path: Path) -> None:
         return
     for f in entries:
         m = pattern.match(f.name)
-        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
             _remove(f)
 
 

@@ -46,3 +46,17 @@ def load(path, **kw):
     con = connect()
     result = load_traces(con, path, **kw)
     return con, result
+
+
+# one launch and its kernel: the small trace of the command-line tests (`trace` fixture)
+EVENTS = [
+    {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": 1.0,
+     "dur": 2.0, "args": {"correlation": 3}},
+    {"ph": "X", "cat": "kernel", "name": "k<1>", "pid": 0, "tid": 7, "ts": 5.0, "dur": 10.0,
+     "args": {"correlation": 3, "device": 0, "stream": 7}},
+]
+
+
+@pytest.fixture
+def trace(tmp_path):
+    return write_trace(tmp_path / "t.json", EVENTS, distributedInfo={"rank": 0, "world_size": 1})

@@ -11,24 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_trace
-
-EVENTS = [
-    {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": 1.0,
-     "dur": 2.0, "args": {"correlation": 3}},
-    {"ph": "X", "cat": "kernel", "name": "k<1>", "pid": 0, "tid": 7, "ts": 5.0, "dur": 10.0,
-     "args": {"correlation": 3, "device": 0, "stream": 7}},
-]
+from conftest import EVENTS, write_trace
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "anemoi_tp", *args], capture_output=True,
                           text=True, cwd=cwd, timeout=300)
-
-
-@pytest.fixture
-def trace(tmp_path):
-    return write_trace(tmp_path / "t.json", EVENTS, distributedInfo={"rank": 0, "world_size": 1})
 
 
 def test_query_json_is_an_array_of_row_objects(trace):

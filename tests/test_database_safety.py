@@ -5,26 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import write_trace
+from conftest import EVENTS, write_trace
+from test_cli import run
 
-EVENTS = [
-    {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": 1.0,
-     "dur": 2.0, "args": {"correlation": 3}},
-    {"ph": "X", "cat": "kernel", "name": "k<1>", "pid": 0, "tid": 7, "ts": 5.0, "dur": 10.0,
-     "args": {"correlation": 3, "device": 0, "stream": 7}},
-]
 SECRET = "s3cr3t-host-7f2a"
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "anemoi_tp", *args], capture_output=True,
-                          text=True, timeout=300)
 
 
 def _one_error(r: subprocess.CompletedProcess, *words: str) -> None:

@@ -102,6 +102,8 @@ def main() -> None:
     ap.add_argument("--checkpoint", action="store_true", help="checkpoint the processor blocks")
     ap.add_argument("--profiler", action="store_true",
                     help="run both under torch.profiler (CPU activity), as when recording")
+    ap.add_argument("--control", action="store_true",
+                    help="A/A: 'with' runs without hooks too (the noise floor of this machine)")
     ap.add_argument("--profile-hooks", type=int, default=0, metavar="STEPS",
                     help="instead: cProfile this many hooked steps, print the hooks' share")
     a = ap.parse_args()
@@ -137,14 +139,15 @@ def main() -> None:
             order = ("without", "with") if r % 2 == 0 else ("with", "without")
             got = {}
             for mode in order:
-                with module_ranges(model) if mode == "with" else nullcontext():
+                with module_ranges(model) if mode == "with" and not a.control else nullcontext():
                     got[mode] = [step() for _ in range(a.steps)]
                 times[mode] += got[mode]
             paired.append(tuple(statistics.median(t[i] for t in got["with"])
                                 - statistics.median(t[i] for t in got["without"]) for i in (0, 1)))
     load1 = os.getloadavg()
     print(f"model: encoder + {a.blocks} processor blocks + decoder, {a.nodes} x {a.hidden}, "
-          f"checkpoint={a.checkpoint}, profiler={a.profiler}, threads={a.threads}; "
+          f"checkpoint={a.checkpoint}, profiler={a.profiler}, threads={a.threads}"
+          f"{', CONTROL (no hooks in either)' if a.control else ''}; "
           f"{a.rounds} interleaved rounds x {a.steps} steps per mode, {a.warmup} warm-up dropped; "
           f"load average {load0[0]:.2f} -> {load1[0]:.2f} on {os.cpu_count()} CPUs")
     # wall time is what a run pays; process CPU time is steadier on a shared machine

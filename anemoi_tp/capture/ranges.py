@@ -13,6 +13,13 @@ to a sink, which runs after it, so all its backward work lies inside. Inputs nee
 grad, and a torch.compile'd submodule is one node like any other. A range still open when the
 backward ends (nodes pruned by ``torch.autograd.grad(inputs=…)``, an exception) is closed then.
 
+Cost: the nodes are found when the outermost selected forward returns, for all the calls it
+made at once, inner calls first; each node is walked once: an enclosing call meets an inner
+call at its output nodes and adopts it whole (the inner call's exit edges stand for its nodes,
+and it counts as one of the enclosing call's pending items, done when the inner call is done),
+so only the sinks of its own nodes get a hook. (A backward run through a call's nodes before
+the outermost selected forward returns gets no range.)
+
 Nesting: a module's nodes are a subset of those of every selected module around it, so opening
 a range first opens the enclosing ones not yet open, and an inner range always ends first.
 Ranges close in stack order per thread (one ending under a still open sibling waits for it).

@@ -83,7 +83,7 @@ def _profile_hooks(step: Callable[[], object], model: nn.Module, steps: int) -> 
     print(f"cProfile of {steps} hooked steps, functions of anemoi_tp.capture and torch hooks "
           "(tottime / cumtime per step, ms):")
     rows = []
-    for (file, line, fn), (cc, nc, tt, ct, _) in st.stats.items():
+    for (file, line, fn), (_cc, nc, tt, ct, _) in st.stats.items():
         if "capture" in file or "hooks" in file or "profiler" in file or "graph" in file:
             rows.append((tt, ct, nc, f"{file.rsplit('/', 1)[-1]}:{line} {fn}"))
     for tt, ct, nc, name in sorted(rows, reverse=True)[:25]:

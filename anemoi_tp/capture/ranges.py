@@ -13,6 +13,13 @@ to a sink, which runs after it, so all its backward work lies inside. Inputs nee
 grad, and a torch.compile'd submodule is one node like any other. A range still open when the
 backward ends (nodes pruned by ``torch.autograd.grad(inputs=…)``, an exception) is closed then.
 
+Cost: the nodes are found when the outermost selected forward returns, for all the calls it
+made at once, inner calls first; each node is walked once: an enclosing call meets an inner
+call at its output nodes and adopts it whole (the inner call's exit edges stand for its nodes,
+and it counts as one of the enclosing call's pending items, done when the inner call is done),
+so only the sinks of its own nodes get a hook. (A backward run through a call's nodes before
+the outermost selected forward returns gets no range.)
+
 Nesting: a module's nodes are a subset of those of every selected module around it, so opening
 a range first opens the enclosing ones not yet open, and an inner range always ends first.
 Ranges close in stack order per thread (one ending under a still open sibling waits for it).
@@ -155,19 +162,36 @@ def _range_path(path: str) -> str:
     return re.sub(r"\s", "_", path) if path else "<root>"
 
 
-def _open(name: str) -> Any:
-    rf = torch.autograd.profiler.record_function(name)
-    rf.__enter__()
-    return rf
+try:  # the C binding behind record_function (a "user_annotation" range), without its
+    # Python layers: a fifth of the cost, which counts at ~4 ranges per module call
+    _open: Callable[[str], Any] = torch._C._autograd._record_function_with_args_enter
+    _close: Callable[[Any], None] = torch._C._autograd._record_function_with_args_exit
+except AttributeError:  # pragma: no cover - a torch without it
+    def _open(name: str) -> Any:
+        rf = torch.autograd.profiler.record_function(name)
+        rf.__enter__()
+        return rf
+
+    def _close(rf: Any) -> None:
+        _close(rf)
 
 
 class _Stack(threading.local):
     def __init__(self) -> None:
-        self.items: list[_Call] = []
+        self.items: list[Any] = []
+        # root node id -> (root node, outermost call registered on it so far, that call's exit
+        # edges): what an enclosing call's walk reuses instead of walking the inner nodes again.
+        # Lives while a selected forward is open in this thread (it holds graph nodes).
+        self.summaries: dict[int, tuple[Any, _Call, list[tuple[Any, int]]]] = {}
+        # (bwd range name, start seq, output nodes) of the calls ended since the outermost
+        # selected forward began: registered together when it ends (one warm loop, not many
+        # Python bursts between the forward's kernels, which evict the interpreter's caches)
+        self.pending: list[tuple[str, int, dict[int, Any]]] = []
 
 
 class _Call:
-    """One forward call of a selected module whose backward is to be annotated."""
+    """One forward call of a selected module whose backward is to be annotated. ``pending``:
+    its sinks not yet run plus its adopted inner calls not yet finished."""
     __slots__ = ("name", "parent", "pending", "handle", "done", "stack")
 
     def __init__(self, name: str, parent: _Call | None, pending: int) -> None:
@@ -181,7 +205,7 @@ class _Recorder:
     def __init__(self, modules: list[tuple[str, nn.Module]]) -> None:
         self.modules = modules
         self.handles: list[Any] = []
-        self.fwd = _Stack()   # per thread: (module id, start seq, range, call or None)
+        self.fwd = _Stack()   # per thread: (module id, start seq, range, record) + summaries
         self.bwd = _Stack()   # per thread: open backward calls
         self.live: set[_Call] = set()  # opened, not yet closed (closed on exit)
         self.lock = threading.Lock()
@@ -206,8 +230,10 @@ class _Recorder:
         for call in live:  # innermost first
             self._finish(call, force=True)
         for item in reversed(self.fwd.items):
-            item[2].__exit__(None, None, None)
+            _close(item[2])
         self.fwd.items.clear()
+        self.fwd.summaries.clear()
+        self.fwd.pending.clear()
 
     def _pre(self, name: str) -> Callable:
         def hook(module: nn.Module, args: Any) -> None:
@@ -226,56 +252,89 @@ class _Recorder:
                     break
             else:  # pragma: no cover - the ranges were closed by remove()
                 return
-            rf.__exit__(None, None, None)
+            _close(rf)
+            pending = self.fwd.pending
             if record and output is not None and torch.is_grad_enabled():
-                self._register(bwd_name, start, output)
+                roots = {}
+                for t in _tensors(output):
+                    fn = t.grad_fn
+                    if fn is not None and start <= fn._sequence_nr() != _NO_SEQ:
+                        roots[id(fn)] = fn
+                if roots:
+                    pending.append((bwd_name, start, roots))
+            if not items:  # the outermost selected forward ended
+                try:
+                    for call in pending:  # inner calls first: they end first
+                        self._register(*call)
+                finally:
+                    pending.clear()
+                    self.fwd.summaries.clear()  # no enclosing call left to reuse them
         return hook
 
     # ---------------------------------------------------------------- backward
-    def _register(self, name: str, start: int, output: Any) -> None:
-        roots = {}
-        for t in _tensors(output):
-            fn = t.grad_fn
-            if fn is not None and start <= fn._sequence_nr() != _NO_SEQ:
-                roots[id(fn)] = fn
-        if not roots:
-            return
-        seen: dict[int, Any] = {}
+    def _register(self, name: str, start: int, roots: dict[int, Any]) -> None:
+        """Find the call's sinks (its nodes none of whose next nodes are its own) and hook
+        them and its output nodes. Walks each node once per forward: an inner selected call,
+        registered earlier, is adopted at its output nodes as a whole (its exit edges stand
+        for its nodes; it counts as one pending item, done when it is), not walked again."""
+        summaries = self.fwd.summaries
+        call = _Call(name, None, 0)
+        seen: dict[int, Any] = {}  # expanded nodes (held: their ids stay theirs)
+        exits: dict[int, tuple[Any, int]] = {}  # next nodes outside the call, with seq nr
         sinks = []
+        handled: set[int] = set()  # inner calls met in this walk
         todo = list(roots.values())
-        mine: dict[int, bool] = {}  # node id -> created by this call (one C call per node)
         while todo:
             node = todo.pop()
-            if id(node) in seen:
+            k = id(node)
+            if k in seen:
                 continue
-            seen[id(node)] = node
-            own = []
+            seen[k] = node
+            entry = summaries.get(k)
+            if entry is not None:  # output node of an inner selected call
+                inner, inner_exits = entry[1], entry[2]
+                if id(inner) not in handled:
+                    handled.add(id(inner))
+                    if inner.parent is None:
+                        inner.parent = call
+                        call.pending += 1
+                    for n, seq in inner_exits:
+                        if seq >= start:
+                            todo.append(n)
+                        else:
+                            exits[id(n)] = (n, seq)
+                if inner.parent is call:
+                    continue
+                # an inner call adopted by another one (reached here past that one's outputs):
+                # walk on as if it were not there
+            own = False
             for n, _ in node.next_functions:
                 if n is None:
                     continue
-                k = id(n)
-                m = mine.get(k)
-                if m is None:
-                    m = mine[k] = start <= n._sequence_nr() != _NO_SEQ
-                if m:
-                    own.append(n)
-            if own:
-                todo.extend(own)
-            else:
+                seq = n._sequence_nr()
+                if seq == _NO_SEQ:
+                    continue
+                if seq >= start:
+                    own = True
+                    todo.append(n)
+                else:
+                    exits[id(n)] = (n, seq)
+            if not own:
                 sinks.append(node)
-        call = _Call(name, None, len(sinks))
-        # enclosing selected calls (made later, at their own forward's end) adopt this one:
-        # their node set contains the root nodes; remember it on the nodes' metadata
-        for fn in roots.values():
-            fn.metadata.setdefault("_anemoi_tp_calls", []).append(call)
-            fn.register_prehook(self._opener(call))
-        for fn in sinks:
-            fn.register_hook(self._closer(call))
-        # a call registered earlier whose roots are among our nodes is nested in this one
-        for node in seen.values():
-            for inner in node.metadata.get("_anemoi_tp_calls", ()):
-                if inner is not call and inner.parent is None:
-                    inner.parent = call
+        call.pending += len(sinks)
+        if call.pending == 0:  # pragma: no cover - a node set always has a sink
+            return
+        summary = list(exits.values())
+        for k, fn in roots.items():
+            entry = summaries.get(k)
+            # an adopted inner call's output node: its opener opens this range too
+            if entry is None or entry[1].parent is not call:
+                fn.register_prehook(self._opener(call))
+            summaries[k] = (fn, call, summary)
+        if sinks:
+            closer = self._closer(call)
+            for fn in sinks:
+                fn.register_hook(closer)
 
     def _opener(self, call: _Call) -> Callable:
         # the closure must not hold the node: node -> hook -> node is a cycle through C++
@@ -313,23 +372,28 @@ class _Recorder:
             return
         call.done = True
         stack = call.stack
-        if stack is None:  # never opened
-            return
-        # close in stack order: a call under a still open one waits for it
-        while stack and stack[-1].done:
-            c = stack.pop()
-            c.handle.__exit__(None, None, None)
-            with self.lock:
-                self.live.discard(c)
-        if force and call in stack:  # leaving: close everything down to it
-            while stack:
+        if stack is not None:  # opened
+            # close in stack order: a call under a still open one waits for it
+            while stack and stack[-1].done:
                 c = stack.pop()
-                c.done = True
-                c.handle.__exit__(None, None, None)
+                _close(c.handle)
                 with self.lock:
                     self.live.discard(c)
-                if c is call:
-                    break
+            if force and call in stack:  # leaving: close everything down to it
+                while stack:
+                    c = stack.pop()
+                    c.done = True
+                    _close(c.handle)
+                    with self.lock:
+                        self.live.discard(c)
+                    if c is call:
+                        break
+        # the enclosing call counted this one as a pending item
+        parent = call.parent
+        if parent is not None and not parent.done:
+            parent.pending -= 1
+            if parent.pending <= 0:
+                self._finish(parent)
 
 
 def _depth(call: _Call) -> int:

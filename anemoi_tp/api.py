@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from .database import has_relation
 from .errors import InputError
-from .persist import has_relation, stored_analyses_status
+from .persist import stored_analyses_status
 from .session import ThresholdOptions, open_source, report_data, report_json, resolve_settings
 
 if TYPE_CHECKING:

@@ -209,22 +209,17 @@ def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top:
     worst first, with evidence, advice and a ui.perfetto.dev link. DESIGN.md defines every
     number; numbers a trace cannot support are shown as missing, with the reason.
     """
-    from .config import load_config, merge_options, merge_thresholds
     from .report.text import render_text
+    from .session import report_data, report_json, resolve_settings
     from .writer import prepare_output
 
     target = prepare_output(output, [trace, config_file])
-    file_patterns, file_thresholds = load_config(config_file)
-    patterns = merge_options(file_patterns, batch_patterns, module_groups)
-    thresholds = merge_thresholds(file_thresholds, threshold_opts)
-    if fmt is None:
-        fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
-            Path(output).suffix.lower() if output else "", "text")
+    patterns, thresholds = resolve_settings(config_file, batch_patterns, module_groups, threshold_opts)
+    fmt = fmt or _format_of(output)
     if mlflow_uri is not None:
         from .tracking import require_mlflow
         require_mlflow()  # before the work: a missing extra is one line, exit 2
     con = _open_trace(trace, jobs)
-    from .session import report_data, report_json
     data = report_data(con, patterns, thresholds, top=top,
                        module_depth=module_depth)  # stored analyses of a .duckdb where current
     if fmt == "json":
@@ -290,6 +285,7 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top
     from . import compare as cmp
     from .config import load_config
     from .report import build_report
+    from .session import report_json
     from .writer import prepare_output
 
     if len(runs) < 2:
@@ -303,14 +299,16 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top
     cons = [_open_trace(run, jobs) for run in runs]
     reports = [(name, build_report(con, patterns)) for name, con in zip(names, cons)]
     data = cmp.build_comparison(reports)
-    if fmt is None:
-        fmt = {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(
-            Path(output).suffix.lower() if output else "", "text")
-    text = {"json": lambda: _strict_json(data, default=str) + "\n",
-            "html": lambda: (cmp.add_focus_timelines(data, [(r, c) for (_, r), c in zip(reports, cons)]),
-                             cmp.render_compare_html(data, top, [r for _, r in reports]))[1],
-            "markdown": lambda: cmp.render_compare_markdown(data, top),
-            "text": lambda: cmp.render_compare_text(data, top)}[fmt]()
+    fmt = fmt or _format_of(output)
+    if fmt == "json":
+        text = report_json(data)
+    elif fmt == "html":
+        cmp.add_focus_timelines(data, [(r, c) for (_, r), c in zip(reports, cons)])
+        text = cmp.render_compare_html(data, top, [r for _, r in reports])
+    elif fmt == "markdown":
+        text = cmp.render_compare_markdown(data, top)
+    else:
+        text = cmp.render_compare_text(data, top)
     bad = cmp.regressions(data, fail_on)  # checks the metric names before anything is written
     _write_output(text, target)
     for line in bad:
@@ -324,6 +322,12 @@ def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
     from .session import open_source
 
     return open_source(trace, lambda con: _load(con, trace, jobs))[0]
+
+
+def _format_of(output: str | None) -> str:
+    """The report format an -o file's suffix names (.json, .html / .htm, .md), else text."""
+    suffix = Path(output).suffix.lower() if output else ""
+    return {".json": "json", ".html": "html", ".htm": "html", ".md": "markdown"}.get(suffix, "text")
 
 
 def _write_output(text: str, target=None) -> None:
@@ -375,12 +379,6 @@ def memory(source: str, fmt: str | None, output: str | None, top: int) -> None:
                   else render_memory_text(data), target)
 
 
-def _is_duckdb(path: Path) -> bool:
-    """DuckDB files carry b"DUCK" at byte 8 (the suffix may be anything)."""
-    with open(path, "rb") as fh:
-        return fh.read(12)[8:12] == b"DUCK"
-
-
 @cli.command("open")
 @click.argument("trace", type=click.Path(path_type=str))
 @click.option("--at", "at_name", metavar="NAME", help="Open at the first range with this name "
@@ -406,7 +404,7 @@ def open_(trace: str, at_name: str | None, window: str | None, rank: int | None,
     from .ingest.discover import trace_files
     from .serve import bundled_ui, deep_link, make_server, serve_in_background
 
-    if Path(trace).is_file() and _is_duckdb(Path(trace)):
+    if is_duckdb_file(trace):
         raise InputError(trace, "is a DuckDB database; Perfetto opens the trace files it was loaded from")
     files = trace_files(trace)
     if offline and bundled_ui() is None:

@@ -145,6 +145,14 @@ def check_loaded(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
                                "view, not a table)")
 
 
+def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """A table or view ``name`` in any attached database (not the temporary ones)."""
+    return bool(con.execute(
+        "SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() WHERE NOT temporary "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary) "
+        "WHERE n = ?", [name]).fetchone()[0])
+
+
 def fetch_dicts(con: duckdb.DuckDBPyConnection, relation: str) -> list[dict]:
     """Every row of one of our views or tables (never user input) as a dict; NaN as None."""
     cur = con.execute(f"SELECT * FROM {relation}")

@@ -7,8 +7,9 @@ from pathlib import Path
 import duckdb
 
 from .catalog import PUBLIC, relations
+from .database import has_relation
 from .errors import InputError
-from .persist import PERSISTED_FILES, VERSIONS_TABLE, has_relation
+from .persist import PERSISTED_FILES, VERSIONS_TABLE
 
 FORMATS = ("csv", "parquet")
 

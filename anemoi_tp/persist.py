@@ -12,7 +12,7 @@ import duckdb
 
 from . import __version__
 from .analysis import ANALYSIS_FILES, query_versions, run_analyses
-from .database import run_sql
+from .database import has_relation, run_sql
 from .rules import RULE_FILES, run_rules
 from .rules.run import AFTER_RULES
 
@@ -21,14 +21,6 @@ MEMORY_FILES = ("memory/memory_events.sql",)
 PERSISTED_FILES = tuple(dict.fromkeys(
     (*ANALYSIS_FILES, "rules/_setup.sql", *RULE_FILES, *AFTER_RULES, *MEMORY_FILES)))
 VERSIONS_TABLE = "analysis_versions"
-
-
-def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """A table or view ``name`` in any attached database (not the temporary ones)."""
-    return bool(con.execute(
-        "SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() WHERE NOT temporary "
-        "UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary) "
-        "WHERE n = ?", [name]).fetchone()[0])
 
 
 def reset_settings(con: duckdb.DuckDBPyConnection) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import duckdb
 
 from ..database import fetch_dicts as _rows
-from ..database import run_sql
+from ..database import has_relation, run_sql
 from ..output import rows_as_table
 from .formatting import mib as _mib
 from .formatting import num
@@ -12,7 +12,7 @@ from .formatting import num
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """The table exists and has rows (the snapshot tables exist empty once the rules ran)."""
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0]:
+    if not has_relation(con, name):
         return False
     return bool(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
 

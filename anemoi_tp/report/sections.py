@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from ..database import fetch_dicts
+from ..database import fetch_dicts, has_relation
 from .formatting import MISSING, rank_span
 
 
@@ -193,11 +193,6 @@ def cell(value: Any, col: Column) -> str:
     return col.fmt.format(value)
 
 
-def _view_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal",
-                            [name]).fetchone()[0])
-
-
 ALL_RANKS_UP_TO = 64   # beyond it, per-rank detail shows the timeline's ranks (every format)
 TOP_MANY_RANKS = 5     # annotations per rank beyond 16 ranks
 
@@ -221,7 +216,7 @@ def collect(con: duckdb.DuckDBPyConnection, top: int | None = None) -> list[dict
     for s in SECTIONS:
         rows: list[dict] = []
         note = s.note
-        if _view_exists(con, s.view):
+        if has_relation(con, s.view):
             keys = [c.key for c in s.columns]
             rows = [{k: r[k] for k in keys} for r in fetch_dicts(con, s.view)]
             if s.limit_key and top is not None:

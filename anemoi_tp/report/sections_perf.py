@@ -38,16 +38,12 @@ def create_perf_views(con: duckdb.DuckDBPyConnection) -> None:
 def add_perf_sections(con: duckdb.DuckDBPyConnection, report: dict, top: int | None = DEFAULT_TOP) -> None:
     """Add the sections to each rank of ``report`` (keys of SECTIONS; None + a reason in
     ``missing`` where a rank has no rows); after create_perf_views."""
-    has_modules = {r for (r,) in con.execute(
-        "SELECT DISTINCT rank FROM host_ranges WHERE kind = 'module'").fetchall()}
     for key, view, cut in SECTIONS:
         rows = _rows(con, view)
         for item in report["ranks"]:
             mine = [{k: v for k, v in r.items() if k != "rank"} for r in rows if r["rank"] == item["rank"]]
             if cut and top is not None:
                 mine = [r for r in mine if r["pos"] <= top]
-            if key == "layers" and item["rank"] not in has_modules:
-                mine = []
             if not mine:
                 item[key] = None
                 item["missing"].setdefault(key, _REASONS[key])

@@ -1,11 +1,12 @@
--- report/report_layers.sql (version 1): the window split per layer (module path at a depth).
--- Reads: attribution (dim 'layer'), owned_activity, analysis_window.   Used by: anemoi_tp/report.
+-- report/report_layers.sql (version 2): the window split per layer (module path at a depth).
+-- Reads: attribution (dim 'layer'), owned_activity, analysis_window, host_ranges.   Used by: anemoi_tp/report.
 --
 -- One row per layer and direction (analysis/module_layers.sql picks the depth): its part of
 -- the window (GPU time charged + GPU idle charged: the parts of a rank sum to its window),
 -- its own GPU time, its communication and how much of that runs while computation (of any
 -- owner) runs. "Which layer causes most GPU idle / communication" is this table sorted.
 -- On a rank without GPU activity the GPU columns are NULL (not measured), the part is host time.
+-- Ranks without module ranges have no rows: their split would be all 'elsewhere'.
 --
 -- @table report_layers     one row per (rank, layer, direction), 'elsewhere' last
 -- @column rank             rank
@@ -50,5 +51,5 @@ FROM attribution a JOIN analysis_window w USING (rank)
 LEFT JOIN (SELECT DISTINCT rank FROM gpu_activities) gr ON gr.rank = a.rank
 LEFT JOIN comm c USING (rank, owner)
 LEFT JOIN overlap o USING (rank, owner)
-WHERE a.dim = 'layer'
+WHERE a.dim = 'layer' AND a.rank IN (SELECT rank FROM host_ranges WHERE kind = 'module')
 ORDER BY a.rank, a.owner = 'elsewhere', a.duration_ns DESC, a.owner;

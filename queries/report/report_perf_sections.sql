@@ -1,7 +1,7 @@
--- report/report_perf_sections.sql (version 2): the per-batch series, top kernels / operators
+-- report/report_perf_sections.sql (version 3): the per-batch series, top kernels / operators
 -- and the per-layer split, as report sections (anemoi_tp/report/sections.py), times in ms.
 -- Reads: report_batch_series, report_batch_trend, report_top_kernels, report_top_operators,
---        report_layers, host_ranges.   Used by: every report format.
+--        report_layers.   Used by: every report format.
 --
 -- @view section_batch_series one row per (rank, batch): its slice of the window
 -- @column rank             rank
@@ -63,7 +63,7 @@ CREATE OR REPLACE VIEW section_top_operators AS
 SELECT rank, pos, name, calls, self_ms, total_ms, mean_self_us, self_pct
 FROM report_top_operators ORDER BY rank, pos;
 
--- @view section_layers     the per-layer window split, ranks with module ranges only
+-- @view section_layers     the per-layer window split (ranks with module ranges: report_layers)
 -- @column rank             rank
 -- @column pos              1, 2, … by part of the window within the rank (ties: layer, direction)
 -- @column layer            module path at the chosen depth, or 'elsewhere'
@@ -81,5 +81,4 @@ SELECT rank,
        idle_s * 1e3 AS idle_ms, communication_s * 1e3 AS communication_ms,
        comm_overlap_s * 1e3 AS comm_overlap_ms
 FROM report_layers
-WHERE rank IN (SELECT rank FROM host_ranges WHERE kind = 'module')
 ORDER BY rank, pos;

@@ -59,6 +59,17 @@ class LoadResult:
 Progress = Callable[[int, int, str], None]
 
 
+@dataclass
+class Assigned:
+    """Files of a set whose ranks are known already (the pipeline's plan): load these, under
+    their set-wide file ids, instead of discovering a path."""
+
+    files: list[Path]
+    file_ids: list[int]
+    ranks: list[int]
+    rank_source: str
+
+
 def _progress_sink(total: int, callback: Progress | None):
     """Sums bytes cut out by several threads and reports (done, total, stage)."""
     done: dict[int, int] = {}
@@ -107,7 +118,7 @@ def _parse_progress(con: duckdb.DuckDBPyConnection, total: int, callback: Progre
         callback(total, total, "indexing")
 
 
-def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | None = None,
+def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path | Assigned, jobs: int | None = None,
                 progress: Progress | None = None,
                 tmpdir: str | None = None, part_bytes: int | None = None) -> LoadResult:
     """Load a trace file or a directory of per-rank files into ``con``.
@@ -118,7 +129,8 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
     that keep it write to a temporary database first (as the CLI does).
     """
     t0 = time.perf_counter()
-    found = discover(path)
+    assigned = path if isinstance(path, Assigned) else None
+    found = Discovered(list(assigned.files), []) if assigned else discover(path)
     files = found.files
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files)))
     total = sum(f.stat().st_size for f in files)
@@ -141,14 +153,15 @@ def load_traces(con: duckdb.DuckDBPyConnection, path: str | Path, jobs: int | No
         # file is read); without FIFOs, the parts are written out here.
         _run_parallel(do_extract, range(len(files)), jobs)
         ranks, source = register_files(con, files, [x.metadata for x in extracted],
-                                       [x.json_bytes for x in extracted])
+                                       [x.json_bytes for x in extracted], assigned)
         # Phase 2: DuckDB parses every part of every file in one statement, on all cores.
         sent = None
         if progress and stream:
             body = sum(b - a for x in extracted for a, b in x.ranges) or 1
             sent = lambda n: progress(int(total * min(n, body) / body), total, "parsing")  # noqa: E731
         with _parse_progress(con, total, progress, poll=not stream):
-            _parse_events(con, files, extracted, ranks, stream, sent)
+            _parse_events(con, files, extracted, ranks, stream, sent,
+                          assigned.file_ids if assigned else list(range(len(files))))
     finally:
         for x in extracted:
             if x is not None:
@@ -165,9 +178,13 @@ def note_ignored(con: duckdb.DuckDBPyConnection, found: Discovered, engine: str)
 
 
 def register_files(con: duckdb.DuckDBPyConnection, files: list[Path], metas: list[dict],
-                   json_bytes: list[int]) -> tuple[list[int], str]:
-    """Ranks for the files, and their trace_files rows (top-level keys kept as JSON)."""
-    ranks, source = assign_ranks(files, metas)
+                   json_bytes: list[int], assigned: Assigned | None = None) -> tuple[list[int], str]:
+    """Ranks for the files (``assigned``'s, else from their keys), and their trace_files rows
+    (top-level keys kept as JSON)."""
+    if assigned:
+        ranks, source, ids = list(assigned.ranks), assigned.rank_source, list(assigned.file_ids)
+    else:
+        (ranks, source), ids = assign_ranks(files, metas), list(range(len(files)))
     for i, (f, meta) in enumerate(zip(files, metas)):
         base = meta.get("baseTimeNanoseconds") or 0
         if not isinstance(base, int) or isinstance(base, bool):
@@ -176,7 +193,7 @@ def register_files(con: duckdb.DuckDBPyConnection, files: list[Path], metas: lis
             raise InputError(f, f"baseTimeNanoseconds is out of range (|value| >= 2^62): {base}")
         info = name_info(f)
         run_sql(con, "ingest/register_file.sql", {
-            "file_id": i, "rank": ranks[i], "rank_source": source, "path": str(f),
+            "file_id": ids[i], "rank": ranks[i], "rank_source": source, "path": str(f),
             "json_bytes": json_bytes[i], "base_ns": base,
             "metadata": json.dumps({k: v for k, v in meta.items() if k != "deviceProperties"}),
             "device_properties": json.dumps(meta.get("deviceProperties")),
@@ -196,12 +213,14 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
     not_json = con.execute(
         "SELECT file_id, count(*) FROM trace_events WHERE issue LIKE '%NaN or Infinity (not JSON)' "
         "GROUP BY file_id ORDER BY file_id LIMIT 1").fetchone()
+    # file_id -> the file as given (a rank's map loads files under their set-wide ids)
+    file_of = {i: Path(p) for i, p in con.execute("SELECT file_id, path FROM trace_files").fetchall()}
     if not_json:  # the Perfetto engine refuses such a file too (check_trace_file)
-        raise InputError(files[not_json[0]], nan_message(not_json[1]))
+        raise InputError(file_of[not_json[0]], nan_message(not_json[1]))
     counts = dict(con.execute(
         "SELECT file_id, count(*) FILTER (WHERE issue IS NULL) FROM trace_events GROUP BY file_id"
     ).fetchall())
-    for i, f in enumerate(files):
+    for i, f in sorted(file_of.items()):
         if not counts.get(i):
             raise InputError(f, "no usable trace events (the traceEvents array is empty or every "
                                 "event has an impossible field)")
@@ -230,14 +249,15 @@ def finish_load(con: duckdb.DuckDBPyConnection, files: list[Path], ranks: list[i
 
 
 def _parse_events(con: duckdb.DuckDBPyConnection, files: list[Path], extracted: list[Extracted],
-                  ranks: list[int], stream: bool, sent: Callable[[int], None] | None) -> None:
+                  ranks: list[int], stream: bool, sent: Callable[[int], None] | None,
+                  file_ids: list[int]) -> None:
     bases = [x.metadata.get("baseTimeNanoseconds") or 0 for x in extracted]
 
     def params(columns: dict) -> dict:
         # parts file by file, each file's in order: the order of trace_events rows
         return {"paths": [str(p) for x in extracted for p in x.parts],
                 "part_file": [i for i, x in enumerate(extracted) for _ in x.parts],
-                "file_rank": ranks, "file_base_ns": bases, "columns": columns}
+                "file_ids": file_ids, "file_rank": ranks, "file_base_ns": bases, "columns": columns}
 
     def insert(columns: dict) -> None:
         nonlocal stream

@@ -17,15 +17,16 @@ import msgspec
 from ..database import create_schema, keep_order, run_sql
 from ..engines.perfetto import open_trace_processor, query_rows
 from ..resources import read_sql
-from .discover import discover
-from .kineto import LoadResult, check_trace_file, finish_load, note_ignored, register_files
+from .discover import Discovered, discover
+from .kineto import Assigned, LoadResult, check_trace_file, finish_load, note_ignored, register_files
 from .ndjson import ndjson_file
 
 
-def load_with_perfetto(con: duckdb.DuckDBPyConnection, path: str | Path,
+def load_with_perfetto(con: duckdb.DuckDBPyConnection, path: str | Path | Assigned,
                        binary: str | None = None) -> LoadResult:
     t0 = time.perf_counter()
-    found = discover(path)
+    assigned = path if isinstance(path, Assigned) else None
+    found = Discovered(list(assigned.files), []) if assigned else discover(path)
     files = found.files
     create_schema(con)
     note_ignored(con, found, "perfetto")
@@ -35,7 +36,8 @@ def load_with_perfetto(con: duckdb.DuckDBPyConnection, path: str | Path,
         x.cleanup()
         metas.append(x.metadata)
         sizes.append(x.json_bytes)
-    ranks, source = register_files(con, files, metas, sizes)
+    ranks, source = register_files(con, files, metas, sizes, assigned)
+    ids = assigned.file_ids if assigned else list(range(len(files)))
     for i, f in enumerate(files):
         tp = open_trace_processor(f, binary)
         try:
@@ -43,7 +45,7 @@ def load_with_perfetto(con: duckdb.DuckDBPyConnection, path: str | Path,
             _, stats = query_rows(tp, read_sql("perfetto/stats.sql"))
         finally:
             tp.close()
-        _insert(con, cols, rows, i, ranks[i], metas[i].get("baseTimeNanoseconds") or 0)
+        _insert(con, cols, rows, ids[i], ranks[i], metas[i].get("baseTimeNanoseconds") or 0)
         for name, severity, value, description in stats:
             con.execute("INSERT INTO ingest_notes VALUES (?, 'perfetto', ?, ?, ?, ?)",
                         [ranks[i], name, value, f"{severity}: {description}", str(f)])

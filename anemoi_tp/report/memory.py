@@ -20,8 +20,11 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 def memory_section(con: duckdb.DuckDBPyConnection, top: int = 10) -> dict:
     """{"events": …, "snapshots": …, "missing": {part: reason}}; run after the analyses."""
     out: dict = {"missing": {}}
-    if _has_table(con, "trace_events"):
-        run_sql(con, "memory/memory_events.sql")
+    # a set's database (pipeline/reduce.py) holds the ranks' memory tables, made by their maps
+    made = has_relation(con, "memory_timeline") and not has_relation(con, "trace_events")
+    if made or _has_table(con, "trace_events"):
+        if not made:
+            run_sql(con, "memory/memory_events.sql")
         if con.execute("SELECT count(*) FROM memory_timeline").fetchone()[0]:
             out["events"] = {
                 "peaks": _rows(con, "memory_peaks"),

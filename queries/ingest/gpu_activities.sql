@@ -1,4 +1,4 @@
--- ingest/gpu_activities.sql (version 2): GPU activities joined to their launching call.
+-- ingest/gpu_activities.sql (version 3): GPU activities joined to their launching call.
 -- Reads: trace_events, kernel_class_patterns.   Used by: every GPU time analysis.
 --
 -- The launch is found by (file, correlation id) among runtime/driver calls, not through ac2g
@@ -27,14 +27,14 @@
 -- @column launch_dur   its duration, ns
 -- @column launch_pid   its pid
 -- @column launch_tid   its thread
--- @column event_row    rowid of the activity in trace_events; its args (grid, block, bytes,
+-- @column event_row    rowid + event_base() of the activity in trace_events; its args (grid, block, bytes,
 --                      occupancy, …) are in the view gpu_activity_args (not copied here: at
 --                      ~300 bytes an activity, copying them took 12 % of a load)
 CREATE OR REPLACE TABLE gpu_activities AS
 -- the hot args are typed here, for these rows only (json_transform: NULL where a value has
 -- another type, e.g. AMD's "stream": "0x0" on runtime calls)
 WITH acts AS (
-    SELECT rowid AS event_row, file_id, rank, cat, name, pid, tid, ts, dur,
+    SELECT rowid + event_base() AS event_row, file_id, rank, cat, name, pid, tid, ts, dur,
            json_transform(args, '{"correlation": "BIGINT", "External id": "BIGINT",
                                   "device": "INTEGER", "stream": "BIGINT"}') AS hot,
            -- 2021 files (capitalised categories) write "external id"; struct keys are

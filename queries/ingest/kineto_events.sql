@@ -1,7 +1,9 @@
--- ingest/kineto_events.sql (version 4): append the events of Kineto files to trace_events.
+-- ingest/kineto_events.sql (version 5): append the events of Kineto files to trace_events.
 -- Reads: $paths (the traceEvents arrays cut out of the files by the loader, in parts, listed
 --        file by file and, within a file, in file order), $part_file (the file_id of each
---        path), $file_rank and $file_base_ns (rank and baseTimeNanoseconds of each file_id),
+--        path: an index into the next three lists), $file_ids (the file_id of each index: a
+--        rank's map loads some files of the set, under their set-wide ids), $file_rank and
+--        $file_base_ns (rank and baseTimeNanoseconds of each index),
 --        $columns (the event fields and their JSON types).
 -- DuckDB parses the parts in parallel, one per thread. A part's file is found by its index in
 -- $paths (the file_index virtual column), never from its path: DuckDB reads key=value path
@@ -9,7 +11,8 @@
 -- then overwrite rank or name of every event; hive partitioning is off for that reason.
 -- Rows are inserted in the order of $paths and, within a part, of the array (DuckDB keeps
 -- insertion order; see tests/test_ingest_order_tmpdir.py), so trace_events.rowid is the
--- position in (file, file order).
+-- position in (file, file order) of the database's files; event ids add event_base()
+-- (schema.sql), which makes them unique across the ranks of a set.
 --
 -- Times: ts and dur are parsed as DOUBLE, so ns are built
 -- from the integer and fractional parts apart: integer µs (2021 and HTA traces hold epoch µs
@@ -25,18 +28,19 @@
 -- ts of 1e17 or 1e30 is one skipped event, not an overflow of the file or a silent NULL.
 INSERT INTO trace_events
 WITH raw AS (
-    SELECT CAST($part_file[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS file_id,
+    SELECT CAST($part_file[CAST(file_index AS BIGINT) + 1] AS INTEGER) AS file_ix,
            ph, cat, name, pid, tid, args, id, bp, s,
            ts AS ts_raw, TRY_CAST(CAST(ts AS VARCHAR) AS DOUBLE) AS ts_us,
            dur AS dur_raw, TRY_CAST(CAST(dur AS VARCHAR) AS DOUBLE) AS dur_us
     FROM read_json($paths, format = 'array', columns = $columns, hive_partitioning = false)
 )
 SELECT
-    file_id, CAST($file_rank[file_id + 1] AS INTEGER) AS rank, ph, cat, name, pid, tid,
+    CAST($file_ids[file_ix + 1] AS INTEGER) AS file_id, CAST($file_rank[file_ix + 1] AS INTEGER) AS rank,
+    ph, cat, name, pid, tid,
     -- NaN and inf fail the range test too (DuckDB orders NaN above every number)
     CASE WHEN abs(ts_us) < 4503599627370496 THEN
         CAST(floor(ts_us) AS BIGINT) * 1000 + CAST(round((ts_us - floor(ts_us)) * 1000) AS BIGINT)
-        + $file_base_ns[file_id + 1] END AS ts,
+        + $file_base_ns[file_ix + 1] END AS ts,
     CASE WHEN abs(dur_us) < 4503599627370496 THEN
         CAST(floor(dur_us) AS BIGINT) * 1000 + CAST(round((dur_us - floor(dur_us)) * 1000) AS BIGINT)
         END AS dur,

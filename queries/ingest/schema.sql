@@ -1,4 +1,4 @@
--- ingest/schema.sql (version 2): the canonical tables that ingestion fills.
+-- ingest/schema.sql (version 3): the canonical tables that ingestion fills.
 -- Reads: nothing.   Filled by: ingest/kineto_events.sql (default engine), the Python loader.
 --
 -- @table trace_files   one row per loaded trace file; a rank has one file, or several
@@ -81,3 +81,9 @@ CREATE TABLE IF NOT EXISTS trace_events (
 CREATE TABLE IF NOT EXISTS ingest_notes (
     rank INTEGER, engine VARCHAR, issue VARCHAR, events BIGINT, example VARCHAR, file VARCHAR
 );
+
+-- event_base(): added to trace_events.rowid to make event ids (events.event_id,
+-- gpu_activities.event_row / activity_id). 0 where one database holds the whole set; the map
+-- of one rank (anemoi_tp/pipeline/rankmap.py) replaces it with its first file_id · 2^40, so
+-- the ids of a set's ranks, each loaded on its own, never collide and keep (file, file order).
+CREATE MACRO IF NOT EXISTS event_base() AS 0;

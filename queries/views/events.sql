@@ -1,4 +1,4 @@
--- views/events.sql (version 2): every usable trace event.
+-- views/events.sql (version 3): every usable trace event.
 -- Reads: trace_events.   Used by: all analyses.
 --
 -- @view events         one row per trace event of every phase type; events with an issue are
@@ -19,6 +19,6 @@
 -- @column bp           flow binding point
 -- @column s            instant scope
 CREATE OR REPLACE VIEW events AS
-SELECT rowid AS event_id, rank, file_id, ph, cat, name, pid, tid, ts, dur, args, id, bp, s
+SELECT rowid + event_base() AS event_id, rank, file_id, ph, cat, name, pid, tid, ts, dur, args, id, bp, s
 FROM trace_events
 WHERE issue IS NULL;

@@ -1,4 +1,4 @@
--- views/gpu_activity_args.sql (version 1): the args of each GPU activity.
+-- views/gpu_activity_args.sql (version 2): the args of each GPU activity.
 -- Reads: gpu_activities, trace_events.   Used by: rules (occupancy, memcpy bytes), users.
 --
 -- @view gpu_activity_args one row per GPU activity
@@ -7,4 +7,4 @@
 --                      est. achieved occupancy %, bytes, memory bandwidth (GB/s), …)
 CREATE OR REPLACE VIEW gpu_activity_args AS
 SELECT g.activity_id, t.args
-FROM gpu_activities g JOIN trace_events t ON t.rowid = g.event_row;
+FROM gpu_activities g JOIN trace_events t ON t.rowid + event_base() = g.event_row;

@@ -1,0 +1,76 @@
+"""Where the maps run: in this process (no Dask start-up cost), on a local Dask cluster of N
+worker processes (``--workers N``), or on an existing Dask scheduler (``--scheduler ADDRESS``
+or ``ANEMOI_TP_SCHEDULER``; e.g. dask-jobqueue's SLURMCluster on an HPC allocation). A worker
+reads the trace files where they lie and writes its rank's entry to the cache folder, so on
+several nodes both must be on a shared file system. Only the task (file names, settings) and
+the entry's summary (a few hundred bytes) travel between processes."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from ..errors import InputError
+from .cache import Cache
+from .plan import RankTask
+from .rankmap import default_threads, map_rank
+
+Tick = Callable[[dict], None]
+
+
+def run_maps(tasks: list[RankTask], cache: Cache, versions: dict[str, int], workers: int | None = None,
+             scheduler: str | None = None, tick: Tick | None = None) -> list[dict]:
+    """Each task's entry summary, in task order; ``tick(summary)`` after each finished map."""
+    if scheduler is None and not workers:
+        out = []
+        for task in tasks:
+            info = map_rank(task, str(cache.root), cache.temporary, versions)
+            out.append(info)
+            if tick:
+                tick(info)
+        return out
+    return _run_dask(tasks, cache, versions, workers, scheduler, tick)
+
+
+def _dask():
+    try:
+        import distributed
+    except ImportError:
+        raise InputError(None, "--workers / --scheduler need Dask: pip install 'anemoi-tp[dask]' "
+                               "(dask and distributed)") from None
+    return distributed
+
+
+def _run_dask(tasks, cache, versions, workers, scheduler, tick) -> list[dict]:
+    distributed = _dask()
+    cluster = None
+    if scheduler is None:
+        # processes, one thread each: DuckDB parallelises inside a map with the cores given
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=40)
+        client = distributed.Client(cluster)
+        threads = default_threads(workers)
+    else:
+        try:
+            client = distributed.Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise InputError(None, f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+        threads = None  # the worker's own cores
+    try:
+        futures = client.map(map_rank, tasks, cache_root=str(cache.root), cache_temporary=cache.temporary,
+                             versions=versions, threads=threads, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        out: list[dict | None] = [None] * len(tasks)
+        for fut in distributed.as_completed(futures):
+            info = fut.result()  # re-raises the map's InputError here
+            out[index[fut.key]] = info
+            if tick:
+                tick(info)
+        return out  # type: ignore[return-value]
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def scheduler_from_env(option: str | None) -> str | None:
+    return option or os.environ.get("ANEMOI_TP_SCHEDULER") or None

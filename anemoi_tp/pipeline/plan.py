@@ -1,0 +1,93 @@
+"""The plan of a run: which files, which rank each is, one map task per rank, and its cache key.
+
+Ranks are assigned from the top-level keys of every file (``distributedInfo``, host, pid:
+``ingest/discover.py``), read once per file content and kept in the cache (a probe), so that a
+cached run does not open the traces beyond hashing them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..ingest.discover import assign_ranks, discover
+from .cache import Cache, content_key, entry_key
+
+MAX_FILES = 1 << 23  # event ids are file_id · 2^40 + position (schema.sql's event_base)
+
+
+@dataclass
+class RankTask:
+    """One rank's map: its files (as given: the tables name them so; set-wide ids, file order)
+    and everything its tables depend on."""
+
+    rank: int
+    files: list[str]
+    file_ids: list[int]
+    rank_source: str
+    content: list[str]
+    engine: str = "kineto"
+    trace_processor: str | None = None
+    patterns: dict = field(default_factory=dict)
+    module_depth: int | None = None
+
+    def key(self, versions: dict[str, int]) -> str:
+        return entry_key({"tool": __version__, "queries": versions, "rank": self.rank,
+                          "files": self.files, "file_ids": self.file_ids, "content": self.content,
+                          "rank_source": self.rank_source, "engine": self.engine,
+                          "patterns": self.patterns, "module_depth": self.module_depth})
+
+    @property
+    def json_bytes_hint(self) -> int:
+        return sum(int(c.rsplit("-", 1)[1]) for c in self.content)
+
+
+@dataclass
+class Plan:
+    tasks: list[RankTask]
+    ignored: list[tuple[str, str]]
+    rank_source: str
+
+
+def probe(path: Path) -> dict:
+    """The top-level keys of a trace file (what rank assignment reads), checked as a load
+    would check them; raises InputError for a file that is no trace."""
+    from ..ingest.extract import extract
+
+    x = extract(path, write=False)
+    try:
+        meta = x.metadata
+    finally:
+        x.cleanup()
+    keep = ("distributedInfo", "host_name")
+    return {k: meta[k] for k in keep if k in meta}
+
+
+def make_plan(path: str | Path, cache: Cache, engine: str = "kineto", patterns: dict | None = None,
+              module_depth: int | None = None, trace_processor: str | None = None) -> Plan:
+    """Discover the files of ``path``, assign ranks, and group the files into rank tasks."""
+    from ..errors import InputError
+
+    found = discover(path)
+    files = found.files
+    if len(files) >= MAX_FILES:
+        raise InputError(path, f"more than {MAX_FILES - 1} trace files")
+    contents, metas = [], []
+    for f in files:
+        ckey = content_key(f)
+        meta = cache.probe_get(ckey)
+        if meta is None:
+            meta = probe(f)
+            cache.probe_put(ckey, meta)
+        contents.append(ckey)
+        metas.append(meta)
+    ranks, source = assign_ranks(files, metas)
+    by_rank: dict[int, list[int]] = {}
+    for i, r in enumerate(ranks):
+        by_rank.setdefault(r, []).append(i)
+    tasks = [RankTask(rank=r, files=[str(files[i]) for i in ids], file_ids=ids,
+                      rank_source=source, content=[contents[i] for i in ids], engine=engine,
+                      trace_processor=trace_processor, patterns=patterns or {},
+                      module_depth=module_depth)
+             for r, ids in sorted(by_rank.items())]
+    return Plan(tasks=tasks, ignored=[(str(f), why) for f, why in found.ignored], rank_source=source)

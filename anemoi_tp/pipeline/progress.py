@@ -1,0 +1,63 @@
+"""The progress bar of a run, across ranks and stages: ranks mapped (bytes of JSON, cached
+ones at once), then the reduce. Drawn on stderr when it is a terminal, after a second."""
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from ..progress import DELAY_S
+from .plan import Plan
+
+
+@contextmanager
+def map_progress(plan: Plan, enabled: bool | None = None) -> Iterator[Callable[[dict | None], None]]:
+    """Yields ``tick(info)``: one rank's map is done (``None``: the maps are, the reduce runs)."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    total = sum(t.json_bytes_hint for t in plan.tasks) or 1
+    state = {"done": 0, "ranks": 0, "cached": 0, "stage": "ranks"}
+    n = len(plan.tasks)
+    lock = threading.Lock()
+
+    def tick(info: dict | None) -> None:
+        with lock:
+            if info is None:
+                state["stage"] = "reduce"
+                return
+            state["ranks"] += 1
+            state["cached"] += bool(info.get("cached"))
+            state["done"] += sum(int(c.rsplit("-", 1)[1]) for c in
+                                 next((t.content for t in plan.tasks if t.rank == info["rank"]), []))
+
+    if not enabled:
+        yield tick
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    stop = threading.Event()
+
+    def label() -> str:
+        if state["stage"] == "reduce":
+            return f"{n} rank(s) mapped ({state['cached']} cached); reduce, rules and report"
+        return f"ranks {state['ranks']}/{n} ({state['cached']} cached)"
+
+    def draw() -> None:
+        if stop.wait(DELAY_S):
+            return
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+                      console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(label(), total=total)
+            while not stop.wait(0.1):
+                with lock:
+                    bar.update(task, completed=state["done"], description=label())
+
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    try:
+        yield tick
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,121 @@
+"""The map: one rank's files -> its tables, as Parquet in a cache entry.
+
+A rank-sized DuckDB database (in memory) loads the rank's files under their set-wide file ids
+and event ids (``event_base``), runs every analysis (each is per rank: a rank's tables are the
+same whether it is loaded alone or with the others; tests/test_pipeline.py checks it) and the
+memory tables, and writes each public view and analysis table to ``NAME.parquet``. What only
+the whole set can tell (collectives matched across ranks, the rules, the report) is the
+reduce's (``reduce.py``). Runs in this process or in a Dask worker: it takes and returns only
+small, picklable values.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+from .cache import ENTRY_FILE, Cache
+from .plan import RankTask
+
+# Relations of a rank database that are not part of its entry: the raw events (``events``
+# holds the usable ones), the cross-rank tables a single rank cannot make, and the settings
+# and rule tables the reduce makes for the whole set.
+NOT_EXPORTED = frozenset({
+    "trace_events", "anemoi_tp_meta", "collective_matches", "collective_straggler",
+    "analysis_patterns", "kernel_class_patterns", "rule_thresholds",
+})
+
+
+def event_base(task: RankTask) -> int:
+    return task.file_ids[0] << 40
+
+
+def map_rank(task: RankTask, cache_root: str, cache_temporary: bool, versions: dict[str, int],
+             threads: int | None = None, memory_limit: str | None = None) -> dict:
+    """Make (or find) the cache entry of one rank; returns {"path", "cached", "warnings", …}."""
+    cache = Cache(Path(cache_root), temporary=cache_temporary)
+    key = task.key(versions)
+    found = cache.get(key)
+    if found is not None:
+        info = json.loads((found / ENTRY_FILE).read_text())
+        info.update(path=str(found), cached=True)
+        return info
+    t0 = time.perf_counter()
+    tmp = cache.new_temp(key)
+    try:
+        info = _build(task, tmp, threads, memory_limit)
+        info["seconds"] = round(time.perf_counter() - t0, 3)
+        (tmp / ENTRY_FILE).write_text(json.dumps(info, sort_keys=True))
+        path = cache.commit(tmp, key)
+    except BaseException:
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    info.update(path=str(path), cached=False)
+    return info
+
+
+def _build(task: RankTask, out: Path, threads: int | None, memory_limit: str | None) -> dict:
+    from ..analysis import run_analyses
+    from ..database import connect, run_sql
+    from ..ingest.kineto import Assigned, IngestWarning
+
+    con = connect()
+    try:
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
+        con.execute(f"CREATE OR REPLACE MACRO event_base() AS {event_base(task)}")
+        assigned = Assigned(files=[Path(f) for f in task.files], file_ids=list(task.file_ids),
+                            ranks=[task.rank] * len(task.files), rank_source=task.rank_source)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", IngestWarning)
+            if task.engine == "perfetto":
+                from ..ingest.perfetto_loader import load_with_perfetto
+                result = load_with_perfetto(con, assigned, task.trace_processor)
+            else:
+                from ..ingest import load_traces
+                result = load_traces(con, assigned, jobs=threads)
+        run_analyses(con, task.patterns or None, module_depth=task.module_depth)
+        run_sql(con, "memory/memory_events.sql")
+        relations = _export(con, out)
+        return {"rank": task.rank, "files": task.files, "relations": relations,
+                "json_bytes": result.json_bytes, "events": result.events, "skipped": result.skipped,
+                "warnings": [str(w.message) for w in caught if issubclass(w.category, IngestWarning)]}
+    finally:
+        con.close()
+
+
+def _export(con, out: Path) -> dict[str, int]:
+    """Every public view and analysis table of the rank database -> NAME.parquet; {name: rows}."""
+    names = [n for (n,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'memory' AND NOT temporary "
+        "UNION SELECT view_name FROM duckdb_views() WHERE database_name = 'memory' "
+        "AND NOT internal AND NOT temporary ORDER BY 1").fetchall()]
+    rows = {}
+    for name in names:
+        if name in NOT_EXPORTED:
+            continue
+        path = out / f"{name}.parquet"
+        con.execute(f"COPY (SELECT {_columns(con, name)} FROM {name}) TO '{_quote(path)}' (FORMAT parquet)")
+        rows[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+    return rows
+
+
+def _columns(con, name: str) -> str:
+    """The select list that keeps every value: Parquet has no 128-bit integer (DuckDB would
+    write a HUGEINT sum as a DOUBLE), so those become BIGINT (an overflow fails loudly)."""
+    cols = con.execute(f"DESCRIBE {name}").fetchall()
+    return ", ".join(f'CAST("{c}" AS BIGINT) AS "{c}"' if t in ("HUGEINT", "UHUGEINT") else f'"{c}"'
+                     for c, t, *_ in cols)
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def default_threads(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, workers))

@@ -60,13 +60,14 @@ def open_trace(path: str | Path, options: RunOptions | None = None, engine: str 
     from .execute import run_maps, scheduler_from_env
     from .plan import make_plan
     from .progress import map_progress
+    from ..rules.run import classifying_thresholds
     from .reduce import reduce_set
 
     options = options or RunOptions()
     cache = Cache.open(options.cache_dir, enabled=options.cache)
     try:
         plan = make_plan(path, cache, engine=engine, patterns=patterns, module_depth=module_depth,
-                         trace_processor=trace_processor)
+                         trace_processor=trace_processor, classifying=classifying_thresholds(thresholds))
         versions = query_versions()
         with map_progress(plan, options.progress) as tick:
             infos = run_maps(plan.tasks, cache, versions, options.workers,

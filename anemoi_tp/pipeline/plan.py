@@ -30,12 +30,14 @@ class RankTask:
     trace_processor: str | None = None
     patterns: dict = field(default_factory=dict)
     module_depth: int | None = None
+    classifying: dict = field(default_factory=dict)  # thresholds that change what is measured
 
     def key(self, versions: dict[str, int]) -> str:
         return entry_key({"tool": __version__, "queries": versions, "rank": self.rank,
                           "files": self.files, "file_ids": self.file_ids, "content": self.content,
                           "rank_source": self.rank_source, "engine": self.engine,
-                          "patterns": self.patterns, "module_depth": self.module_depth})
+                          "patterns": self.patterns, "module_depth": self.module_depth,
+                          "classifying": self.classifying})
 
     @property
     def json_bytes_hint(self) -> int:
@@ -64,7 +66,8 @@ def probe(path: Path) -> dict:
 
 
 def make_plan(path: str | Path, cache: Cache, engine: str = "kineto", patterns: dict | None = None,
-              module_depth: int | None = None, trace_processor: str | None = None) -> Plan:
+              module_depth: int | None = None, trace_processor: str | None = None,
+              classifying: dict | None = None) -> Plan:
     """Discover the files of ``path``, assign ranks, and group the files into rank tasks."""
     from ..errors import InputError
 
@@ -88,6 +91,6 @@ def make_plan(path: str | Path, cache: Cache, engine: str = "kineto", patterns: 
     tasks = [RankTask(rank=r, files=[str(files[i]) for i in ids], file_ids=ids,
                       rank_source=source, content=[contents[i] for i in ids], engine=engine,
                       trace_processor=trace_processor, patterns=patterns or {},
-                      module_depth=module_depth)
+                      module_depth=module_depth, classifying=classifying or {})
              for r, ids in sorted(by_rank.items())]
     return Plan(tasks=tasks, ignored=[(str(f), why) for f, why in found.ignored], rank_source=source)

@@ -24,7 +24,7 @@ from .plan import RankTask
 # and rule tables the reduce makes for the whole set.
 NOT_EXPORTED = frozenset({
     "trace_events", "anemoi_tp_meta", "collective_matches", "collective_straggler",
-    "analysis_patterns", "kernel_class_patterns", "rule_thresholds",
+    "analysis_patterns", "kernel_class_patterns", "rule_thresholds", "findings",
 })
 
 
@@ -61,6 +61,7 @@ def _build(task: RankTask, out: Path, threads: int | None, memory_limit: str | N
     from ..analysis import run_analyses
     from ..database import connect, run_sql
     from ..ingest.kineto import Assigned, IngestWarning
+    from ..rules.run import run_rank_rules
 
     con = connect()
     try:
@@ -81,6 +82,8 @@ def _build(task: RankTask, out: Path, threads: int | None, memory_limit: str | N
                 result = load_traces(con, assigned, jobs=threads)
         run_analyses(con, task.patterns or None, module_depth=task.module_depth)
         run_sql(con, "memory/memory_events.sql")
+        run_rank_rules(con, task.classifying)
+        run_sql(con, "report/report_layers.sql")  # per rank, and the costliest report table
         relations = _export(con, out)
         return {"rank": task.rank, "files": task.files, "relations": relations,
                 "json_bytes": result.json_bytes, "events": result.events, "skipped": result.skipped,

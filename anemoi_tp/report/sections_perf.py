@@ -31,7 +31,11 @@ _REASONS = {
 
 def create_perf_views(con: duckdb.DuckDBPyConnection) -> None:
     """The report views of these sections (after the analyses)."""
+    from ..database import has_relation
+
     for f in REPORT_FILES:
+        if f == "report/report_layers.sql" and has_relation(con, "report_layers"):
+            continue  # made per rank by the ranks' maps (pipeline/rankmap.py)
         run_sql(con, f)
 
 

@@ -20,6 +20,12 @@ def rule_files() -> list[str]:
 
 
 RULE_FILES = tuple(rule_files())
+# Rules that need every rank (collectives matched across ranks, spread across ranks, memory
+# snapshots of the set): they run in the reduce. The others run in each rank's map, as
+# candidates (rules/_candidates.sql).
+SET_RULES = frozenset({"rules/straggler.sql", "rules/load_imbalance.sql",
+                       "rules/exposed_communication.sql", "rules/memory_oom.sql"})
+RANK_RULES = tuple(f for f in RULE_FILES if f not in SET_RULES)
 
 
 def apply_thresholds(con: duckdb.DuckDBPyConnection, thresholds: dict[str, dict[str, float]]) -> None:
@@ -39,16 +45,57 @@ def apply_thresholds(con: duckdb.DuckDBPyConnection, thresholds: dict[str, dict[
 
 
 def run_rules(con: duckdb.DuckDBPyConnection, thresholds: dict | None = None) -> list[dict]:
-    """Fill `findings` (after run_analyses) and return them grouped across ranks, worst first."""
+    """Fill `findings` (after run_analyses) and return them grouped across ranks, worst first.
+    Where the ranks' maps left ``rule_candidates``, the per-rank rules' findings come from
+    them (with these thresholds) and only the set's rules run here."""
+    from ..database import has_relation
+
     run_sql(con, "rules/_setup.sql")
     run_sql(con, "memory/schema.sql")  # empty snapshot tables unless one was loaded: memory_oom reads them
     if thresholds:
         apply_thresholds(con, thresholds)
-    for f in RULE_FILES:
+    if has_relation(con, "rule_candidates"):
+        run_sql(con, "rules/_candidates.sql")
+        files = [f for f in RULE_FILES if f in SET_RULES]
+    else:
+        files = list(RULE_FILES)
+    for f in files:
         run_sql(con, f)
     for f in AFTER_RULES:
         run_sql(con, f)
     return grouped_findings(con)
+
+
+def classifying_thresholds(thresholds: dict | None) -> dict:
+    """The given thresholds whose role is 'classifies' (they change what a rank's map measures:
+    part of its cache key), as {rule: {name: value}}."""
+    if not thresholds:
+        return {}
+    con = duckdb.connect()
+    try:
+        run_sql(con, "rules/_setup.sql")
+        roles = {(r, n): role for r, n, role in con.execute("SELECT rule, name, role FROM rule_thresholds").fetchall()}
+    finally:
+        con.close()
+    out: dict = {}
+    for rule, values in thresholds.items():
+        for name, value in values.items():
+            if roles.get((rule, name)) == "classifies":
+                out.setdefault(rule, {})[name] = value
+    return out
+
+
+def run_rank_rules(con: duckdb.DuckDBPyConnection, classifying: dict | None = None) -> None:
+    """In a rank's map: the per-rank rules, every 'fires' threshold at -infinity, into
+    ``rule_candidates`` (rules/_candidates.sql applies the run's thresholds)."""
+    run_sql(con, "rules/_setup.sql")
+    if classifying:
+        apply_thresholds(con, classifying)
+    con.execute("UPDATE rule_thresholds SET value = '-infinity' WHERE role = 'fires'")
+    for f in RANK_RULES:
+        run_sql(con, f)
+    con.execute("CREATE OR REPLACE TABLE rule_candidates AS SELECT * FROM findings")
+    con.execute("DELETE FROM findings")
 
 
 def grouped_findings(con: duckdb.DuckDBPyConnection) -> list[dict]:

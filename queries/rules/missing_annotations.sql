@@ -1,7 +1,8 @@
--- rules/missing_annotations.sql (version 1): attribution is limited by missing annotations.
+-- rules/missing_annotations.sql (version 2): attribution is limited by missing annotations.
 -- Reads: attribution, gpu_time, host_ranges, ranks, rule_thresholds.   Writes: findings.
 -- Info, not a bottleneck: a rank with GPU work but no module ranges at all, or whose GPU
--- time is owned by no module range above missing_annotations.pct_unattributed.
+-- time is owned by no module range above missing_annotations.pct_unattributed (no module
+-- ranges at all counts as 100 %: the value it reports).
 INSERT INTO findings
 WITH gpu AS (SELECT rank, active_ns FROM gpu_time WHERE active_ns > 0),
 unowned AS (
@@ -21,4 +22,4 @@ SELECT 'missing_annotations', 'info', g.rank, 'annotation', 'gpu_time_without_mo
        || 'around encoder, processor blocks and decoder.',
        NULL
 FROM gpu g LEFT JOIN has_modules m USING (rank) LEFT JOIN unowned u USING (rank)
-WHERE m.rank IS NULL OR u.pct >= threshold('missing_annotations', 'pct_unattributed');
+WHERE CASE WHEN m.rank IS NULL THEN 100.0 ELSE u.pct END >= threshold('missing_annotations', 'pct_unattributed');

@@ -57,10 +57,10 @@ def open_trace(path: str | Path, options: RunOptions | None = None, engine: str 
                module_depth: int | None = None, thresholds: dict | None = None) -> Opened:
     """Plan, map every rank (or find it in the cache), reduce, and run the rules."""
     from ..analysis import query_versions
+    from ..rules.run import classifying_thresholds
     from .execute import run_maps, scheduler_from_env
     from .plan import make_plan
     from .progress import map_progress
-    from ..rules.run import classifying_thresholds
     from .reduce import reduce_set
 
     options = options or RunOptions()

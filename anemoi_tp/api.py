@@ -19,7 +19,7 @@ import duckdb
 from .database import has_relation
 from .errors import InputError
 from .persist import stored_analyses_status
-from .session import ThresholdOptions, open_source, report_data, report_json, resolve_settings
+from .session import Source, ThresholdOptions, open_set, report_data, report_json, resolve_settings
 
 if TYPE_CHECKING:
     import pandas
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 def load(path: str | Path, *, config: str | Path | None = None, batch: list[str] | tuple = (),
          module_groups: list[str] | tuple = (), thresholds: ThresholdOptions = None,
-         jobs: int | None = None, engine: str = "kineto", trace_processor: str | None = None
-         ) -> Trace:
+         jobs: int | None = None, engine: str = "kineto", trace_processor: str | None = None,
+         cache: bool = True, workers: int | None = None, scheduler: str | None = None) -> Trace:
     """Open a trace (a ``*.pt.trace.json[.gz]`` file or a folder of per-rank files, loaded in
     memory) or a database file written by ``anemoi-tp load`` (read-only; its stored analysis
     tables are used while they are current), and make the analysis and rule tables.
@@ -38,6 +38,7 @@ def load(path: str | Path, *, config: str | Path | None = None, batch: list[str]
     ``thresholds`` ``{"data_loader_stall.pct_of_total": 5}`` (or ``{"rule": {"name": v}}``, or
     ``"RULE.NAME=VALUE"`` strings). ``engine="perfetto"`` loads with Perfetto's trace processor.
     Ingest warnings are Python warnings (``anemoi_tp.ingest.kineto.IngestWarning``).
+    ``cache``, ``workers``, ``scheduler``: as `report`'s --no-cache, --workers, --scheduler.
 
     >>> t = anemoi_tp.load("run/", thresholds={"data_loader_stall.pct_of_total": 5})
     >>> t.sql("SELECT * FROM analysis_window")
@@ -48,18 +49,23 @@ def load(path: str | Path, *, config: str | Path | None = None, batch: list[str]
     if not source.exists():
         raise InputError(source, "no such file or directory")
 
-    def _ingest(con: duckdb.DuckDBPyConnection) -> None:
-        if engine == "perfetto":
-            from .ingest.perfetto_loader import load_with_perfetto
-            load_with_perfetto(con, str(source), trace_processor)
-        elif engine == "kineto":
-            from .ingest import load_traces
-            load_traces(con, str(source), jobs=jobs)
-        else:
-            raise InputError(None, f"unknown engine {engine!r} (kineto, perfetto)")
+    import warnings
 
-    con, is_db = open_source(source, _ingest)
-    trace = Trace(con, source, is_db)
+    from .ingest.kineto import IngestWarning
+    from .pipeline import RunOptions
+
+    run = RunOptions(cache=cache, workers=workers, scheduler=scheduler, progress=False)
+
+    def reopen(patterns: dict, thresholds: dict) -> Source:
+        return open_set(source, run, patterns=patterns, thresholds=thresholds, engine=engine,
+                        trace_processor=trace_processor, threads=jobs,
+                        warn=lambda w: warnings.warn(w, IngestWarning, stacklevel=4))
+
+    src = reopen(patterns, thr)
+    trace = Trace(src.con, source, src.is_database)
+    trace._src = src
+    if src.analysed:  # a trace set: made with these settings; others open it again
+        trace._settings, trace._reopen = (patterns, thr), reopen
     try:
         trace._analyse(patterns, thr)
     except BaseException:
@@ -86,6 +92,8 @@ class Trace:
         self._settings: tuple[dict, dict] | None = None  # what the analysis tables were made with
         self._computed = False  # analysis tables computed on this connection (not the stored ones)
         self._tps: dict[str, Any] = {}  # Perfetto trace processors, by file, opened on first use
+        self._src: Source | None = None  # what load opened (a trace set holds its cache)
+        self._reopen = None  # a trace set: (patterns, thresholds) -> Source with those settings
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -94,9 +102,12 @@ class Trace:
         for tp in self._tps.values():
             tp.close()
         self._tps.clear()
-        if self.con is not None:
+        if self._src is not None:
+            self._src.close()
+            self._src = None
+        elif self.con is not None:
             self.con.close()
-            self.con = None
+        self.con = None
 
     def __enter__(self) -> Trace:
         return self
@@ -119,6 +130,11 @@ class Trace:
 
         if self._settings == (patterns, thresholds):
             return True
+        if self._reopen is not None:  # a trace set: the maps' tables depend on the settings
+            src = self._reopen(patterns, thresholds)
+            self._src.close()
+            self._src, self.con, self._settings = src, src.con, (patterns, thresholds)
+            return False
         # once computed in memory, those tables hide a file's stored ones: compute again
         reused = ensure_analysed(self._db(), patterns, thresholds, reuse=not self._computed)
         self._computed = self._computed or not reused

@@ -61,6 +61,32 @@ def _load(con: duckdb.DuckDBPyConnection, path: str, jobs: int | None, quiet: bo
     return result
 
 
+def run_options(f):
+    """--workers, --scheduler, --no-cache: where the per-rank maps run and whether they are
+    cached (anemoi_tp/pipeline)."""
+    f = click.option("--no-cache", is_flag=True,
+                     help="Do not read or write the per-rank cache (ANEMOI_TP_CACHE, else "
+                          "~/.cache/anemoi-tp).")(f)
+    f = click.option("--scheduler", metavar="ADDRESS", envvar="ANEMOI_TP_SCHEDULER", default=None,
+                     help="Map the ranks on this Dask scheduler (also ANEMOI_TP_SCHEDULER; e.g. a "
+                          "dask-jobqueue SLURMCluster). Traces and cache on a shared file system.")(f)
+    f = click.option("--workers", type=click.IntRange(1), default=None,
+                     help="Map the ranks in N local Dask worker processes (default: in this "
+                          "process, one rank after another, each on every core).")(f)
+    return f
+
+
+def _open_set(trace: str, jobs: int | None = None, workers: int | None = None,
+              scheduler: str | None = None, no_cache: bool = False, quiet: bool = False, **settings):
+    """open_set (session.py) with the run options of the command line; warnings on stderr."""
+    from .pipeline import RunOptions
+    from .session import open_set
+
+    run = RunOptions(cache=not no_cache, workers=workers, scheduler=scheduler)
+    warn = None if quiet else (lambda w: click.echo(f"warning: {w}", err=True))
+    return open_set(trace, run, threads=jobs, warn=warn, **settings)
+
+
 @cli.command()
 @click.argument("trace", type=click.Path(path_type=str))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),
@@ -115,8 +141,9 @@ def load(trace: str, output: str, force: bool, jobs: int | None, engine: str,
                    "(INCLUDE PERFETTO MODULE … works) instead of DuckDB SQL on the tables.")
 @click.option("--trace-processor", "tp_binary", type=click.Path(dir_okay=False), envvar="ANEMOI_TP_TRACE_PROCESSOR",
               help="With --perfetto: a native trace_processor_shell (default: the embedded build).")
+@run_options
 def query(source: str, sql: str, fmt: str, output: str | None, jobs: int | None, perfetto: bool,
-          tp_binary: str | None) -> None:
+          tp_binary: str | None, workers: int | None, scheduler: str | None, no_cache: bool) -> None:
     """Run SQL on SOURCE: a trace (file or directory, loaded in memory) or a DuckDB file
     written by `anemoi-tp load` (opened read-only).
 
@@ -147,9 +174,9 @@ def query(source: str, sql: str, fmt: str, output: str | None, jobs: int | None,
     if is_duckdb_file(source):
         con = attach_loaded(source)  # checked, our views, locked down
     else:
-        con = connect()
-        _load(con, source, jobs)
-        lock_down(con)  # user SQL reads and writes no file
+        src = _open_set(source, jobs, workers, scheduler, no_cache)
+        con = src.con
+        lock_down(con, src.opened.folders)  # user SQL reads and writes no file but the set's entries
     try:
         cur = con.execute(sql)
     except duckdb.Error as exc:
@@ -197,9 +224,11 @@ def query(source: str, sql: str, fmt: str, output: str | None, jobs: int | None,
               help="Also log metrics and the HTML and JSON reports to MLflow: at TRACKING_URI "
                    "(file:///…/mlruns works offline), else MLFLOW_TRACKING_URI or MLflow's "
                    "default. Needs anemoi-tp[mlflow].")
+@run_options
 def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top: int,
            config_file: Path | None, batch_patterns: tuple, module_groups: tuple,
-           threshold_opts: tuple, jobs: int | None, mlflow_uri: str | None, module_depth: int | None = None) -> None:
+           threshold_opts: tuple, jobs: int | None, mlflow_uri: str | None, module_depth: int | None = None,
+           workers: int | None = None, scheduler: str | None = None, no_cache: bool = False) -> None:
     """Analyse TRACE (trace file, directory of per-rank files, or a DuckDB file from `load`).
 
     Throughput, GPU busy / idle, communication and its overlap with computation, the window
@@ -219,9 +248,10 @@ def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top:
     if mlflow_uri is not None:
         from .tracking import require_mlflow
         require_mlflow()  # before the work: a missing extra is one line, exit 2
-    con = _open_trace(trace, jobs)
-    data = report_data(con, patterns, thresholds, top=top,
-                       module_depth=module_depth)  # stored analyses of a .duckdb where current
+    src = _open_set(trace, jobs, workers, scheduler, no_cache, patterns=patterns, thresholds=thresholds,
+                    module_depth=module_depth)
+    data = report_data(src.con, patterns, thresholds, top=top, module_depth=module_depth,
+                       analysed=src.analysed)  # stored analyses of a .duckdb where current
     if fmt == "json":
         text = report_json(data)
     elif fmt == "html":
@@ -233,6 +263,7 @@ def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top:
     else:
         text = render_text(data, detailed=detailed, top=top)
     _write_output(text, target)
+    _say_wrote(output)
     if mlflow_uri is not None:
         from .tracking import log_report_files, tracking_uri_from
         run_id, uri = log_report_files(data, tracking_uri_from(mlflow_uri), top=top,
@@ -275,8 +306,10 @@ class NameValue(click.ParamType):
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file of patterns, as for `report` (applies to every run).")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Files read in parallel.")
+@run_options
 def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top: int,
-            fail_on: tuple, config_file: Path | None, jobs: int | None) -> None:
+            fail_on: tuple, config_file: Path | None, jobs: int | None, workers: int | None,
+            scheduler: str | None, no_cache: bool) -> None:
     """Compare runs A B [C …] (traces, folders or DuckDB files): what changed from A, per
     rank and overall, by how much, and whether it is beyond noise (Mann–Whitney U on the
     per-batch series). JSON key `changes`: {metric, rank, a, b, delta, delta_pct, significant}.
@@ -284,8 +317,7 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top
 
     from . import compare as cmp
     from .config import load_config
-    from .report import build_report
-    from .session import report_json
+    from .session import report_data, report_json
     from .writer import prepare_output
 
     if len(runs) < 2:
@@ -296,8 +328,9 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top
     names = list(labels) or [Path(r.rstrip("/")).name for r in runs]
     names = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
     patterns, _ = load_config(config_file)
-    cons = [_open_trace(run, jobs) for run in runs]
-    reports = [(name, build_report(con, patterns)) for name, con in zip(names, cons)]
+    sources = [_open_set(run, jobs, workers, scheduler, no_cache, patterns=patterns) for run in runs]
+    cons = [s.con for s in sources]
+    reports = [(name, report_data(s.con, patterns, analysed=s.analysed)) for name, s in zip(names, sources)]
     data = cmp.build_comparison(reports)
     fmt = fmt or _format_of(output)
     if fmt == "json":
@@ -317,11 +350,10 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top
         sys.exit(1)
 
 
-def _open_trace(trace: str, jobs: int | None) -> duckdb.DuckDBPyConnection:
-    """A database with TRACE loaded (or attached), plus any memory snapshot beside the traces."""
-    from .session import open_source
-
-    return open_source(trace, lambda con: _load(con, trace, jobs))[0]
+def _say_wrote(output: str | None) -> None:
+    """'wrote FILE' on a terminal (quiet in scripts and pipes)."""
+    if output and output != "-" and sys.stderr.isatty():
+        click.echo(f"wrote {output}", err=True)
 
 
 def _format_of(output: str | None) -> str:
@@ -370,8 +402,10 @@ def memory(source: str, fmt: str | None, output: str | None, top: int) -> None:
         con = connect()
         load_snapshot_checked(con, path)
     else:
-        con = _open_trace(source, None)
-        run_analyses(con)
+        src = _open_set(source)
+        con = src.con
+        if not src.analysed:
+            run_analyses(con)
     data = memory_section(con, top=top)
     if fmt is None:
         fmt = "json" if output is not None and Path(output).suffix == ".json" else "text"
@@ -470,16 +504,47 @@ def open_(trace: str, at_name: str | None, window: str | None, rank: int | None,
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 @click.option("--force", is_flag=True, help="Replace files of the same names in OUTPUT.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Files read in parallel.")
-def export(trace: str, out_dir: Path, fmt: str, force: bool, jobs: int | None) -> None:
+@run_options
+def export(trace: str, out_dir: Path, fmt: str, force: bool, jobs: int | None, workers: int | None,
+           scheduler: str | None, no_cache: bool) -> None:
     """Write the public views and the analysis and rule tables of TRACE (a trace or a DuckDB
     file from `load`), one NAME.csv (with a header) or NAME.parquet file each."""
     from .export import export_tables
     from .session import ensure_analysed
 
-    con = _open_trace(trace, jobs)
-    ensure_analysed(con)
+    src = _open_set(trace, jobs, workers, scheduler, no_cache)
+    con = src.con
+    if not src.analysed:
+        ensure_analysed(con)
     for _name, path, rows in export_tables(con, out_dir, fmt, force):
         click.echo(f"{path}  {rows:,} rows", err=True)
+
+
+@cli.group()
+def cache() -> None:
+    """The per-rank cache: what a report keeps of each rank (Parquet, keyed by the files'
+    content, paths, settings and the query versions) so that the next report of the same
+    traces skips loading them. Where: ANEMOI_TP_CACHE, else ~/.cache/anemoi-tp."""
+
+
+@cache.command("info")
+def cache_info() -> None:
+    """Where the cache is, its entries and their size."""
+    from .pipeline.cache import Cache
+
+    info = Cache.open().info()
+    click.echo(f"{info['path']}: {info['entries']} rank entries, {info['bytes'] / 1e6:.1f} MB "
+               f"({info['probes']} file probes)")
+
+
+@cache.command("clear")
+def cache_clear() -> None:
+    """Remove every entry."""
+    from .pipeline.cache import Cache
+
+    c = Cache.open()
+    n = c.clear()
+    click.echo(f"removed {n} rank entries from {c.root}")
 
 
 @cli.command()
@@ -530,9 +595,8 @@ def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool, fmt: str) 
     paths = generate_trace_set(output, DemoConfig(ranks=ranks, batches=batches, seed=seed, gzip=gz))
     click.echo(f"wrote {len(paths)} trace files to {output}/ "
                f"(next: anemoi-tp report {output} --detailed)", err=True)
-    con = connect()
-    _load(con, str(output), None)
-    data = build_report(con)
+    src = _open_set(str(output))
+    data = build_report(src.con, analysed=True)
     _write_output(_strict_json(data, default=str) + "\n" if fmt == "json"
                   else render_text(data, detailed=True, top=10))
 

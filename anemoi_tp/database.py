@@ -60,11 +60,14 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     run_sql(con, "ingest/meta.sql", {"schema_version": SCHEMA_VERSION, "tool_version": __version__})
 
 
-def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+def lock_down(con: duckdb.DuckDBPyConnection, readable: list[str] | None = None) -> None:
     """From here on the connection reads and writes no file but its own databases (no
     read_text, COPY TO, ATTACH of a file, INSTALL), and no setting can be changed back: for
     user SQL and for databases we did not write. Loading needs file access (read_json), so
-    this comes after it."""
+    this comes after it. ``readable``: folders it may still read (a trace set's cache
+    entries, which its views read)."""
+    if readable:
+        con.execute("SET allowed_directories = ?", [[str(Path(d)) + "/" for d in readable]])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 

@@ -3,12 +3,13 @@ source, the report built on stored analyses where they are current, and the repo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from .config import load_config, merge_options, merge_thresholds
-from .database import attach_loaded, connect, is_duckdb_file
+from .database import attach_loaded, is_duckdb_file
 from .errors import InputError
 from .jsonout import dumps as strict_json
 from .persist import analyse, stored_analyses_status
@@ -46,24 +47,56 @@ def resolve_settings(config: str | Path | None = None, batch: Iterable[str] = ()
     return patterns, merge_thresholds(file_thresholds, threshold_strings(thresholds))
 
 
-def open_source(source: str | Path, load: Callable[[duckdb.DuckDBPyConnection], object]
-                ) -> tuple[duckdb.DuckDBPyConnection, bool]:
-    """(database, is a database file): a `.duckdb` from `load` attached read-only, else the
-    trace loaded in memory by ``load`` plus any memory snapshot beside the traces."""
+@dataclass
+class Source:
+    """An opened source: its database; whether the analyses and rules are done already (a
+    trace set through the pipeline) and with which settings."""
+
+    con: duckdb.DuckDBPyConnection
+    is_database: bool
+    analysed: bool
+    opened: object | None = None  # pipeline.Opened: holds the cache of a --no-cache run
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened.close()
+        else:
+            self.con.close()
+
+
+def open_set(source: str | Path, run=None, *, patterns: dict | None = None,
+             thresholds: dict | None = None, module_depth: int | None = None,
+             engine: str = "kineto", trace_processor: str | None = None,
+             threads: int | None = None, warn: Callable[[str], None] | None = None) -> Source:
+    """A `.duckdb` from `load` (attached read-only; analyses to do), or a trace file or folder
+    through the pipeline (anemoi_tp/pipeline: per-rank maps, cached, then the reduce, the
+    rules and any memory snapshot beside the traces): analysed with these settings.
+    ``run``: pipeline.RunOptions (cache, workers, scheduler, progress); ``warn`` gets each
+    ingest warning."""
     from .ingest.snapshot import is_pickle
+    from .pipeline import open_trace
 
     path = Path(source)
     if path.is_file() and is_pickle(path):
         raise InputError(path, "is a pickle (a memory snapshot?): use `anemoi-tp memory` for snapshots, "
                                "or put it beside the traces of a directory")
     if is_duckdb_file(path):
-        return attach_loaded(path), True
-    con = connect()
-    load(con)
-    if path.is_dir():
-        for i, snap in enumerate(sorted(p for p in path.iterdir() if p.suffix == ".pickle" and is_pickle(p))):
-            load_snapshot_checked(con, snap, snapshot_id=i)
-    return con, False
+        return Source(attach_loaded(path), True, False)
+    if engine not in ("kineto", "perfetto"):
+        raise InputError(None, f"unknown engine {engine!r} (kineto, perfetto)")
+
+    def snapshots(con: duckdb.DuckDBPyConnection) -> None:
+        if path.is_dir():
+            for i, snap in enumerate(sorted(p for p in path.iterdir() if p.suffix == ".pickle" and is_pickle(p))):
+                load_snapshot_checked(con, snap, snapshot_id=i)
+
+    opened = open_trace(path, run, engine=engine, trace_processor=trace_processor, patterns=patterns,
+                        module_depth=module_depth, thresholds=thresholds, before_rules=snapshots,
+                        threads=threads)
+    if warn:
+        for w in opened.warnings:
+            warn(w)
+    return Source(opened.con, False, True, opened)
 
 
 def load_snapshot_checked(con: duckdb.DuckDBPyConnection, path: Path, snapshot_id: int = 0) -> None:

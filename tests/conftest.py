@@ -15,6 +15,15 @@ SHARED_TRACES = Path(os.environ.get("ANEMOI_TP_SHARED",
                                     Path(__file__).resolve().parents[2] / "shared")) / "traces"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """The per-rank cache of every run in the tests: a folder of this session, never the
+    user's ~/.cache (subprocesses inherit it)."""
+    if "ANEMOI_TP_CACHE" not in os.environ:
+        os.environ["ANEMOI_TP_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+
+
 def shared_trace(name: str) -> Path:
     path = SHARED_TRACES / name
     if not path.exists():

@@ -6,6 +6,7 @@ rank into a cache entry of Parquet files (``cache.py``), in this process or on D
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +55,9 @@ class Opened:
 
 def open_trace(path: str | Path, options: RunOptions | None = None, engine: str = "kineto",
                trace_processor: str | None = None, patterns: dict | None = None,
-               module_depth: int | None = None, thresholds: dict | None = None) -> Opened:
+               module_depth: int | None = None, thresholds: dict | None = None,
+               before_rules: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+               threads: int | None = None) -> Opened:
     """Plan, map every rank (or find it in the cache), reduce, and run the rules."""
     from ..analysis import query_versions
     from ..rules.run import classifying_thresholds
@@ -71,9 +74,9 @@ def open_trace(path: str | Path, options: RunOptions | None = None, engine: str 
         versions = query_versions()
         with map_progress(plan, options.progress) as tick:
             infos = run_maps(plan.tasks, cache, versions, options.workers,
-                             scheduler_from_env(options.scheduler), tick)
+                             scheduler_from_env(options.scheduler), tick, threads)
             tick(None)  # the reduce
-            con, folders = reduce_set(plan, infos, patterns, thresholds)
+            con, folders = reduce_set(plan, infos, patterns, thresholds, before_rules)
     except BaseException:
         cache.close()
         raise

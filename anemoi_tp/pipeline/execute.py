@@ -18,12 +18,13 @@ Tick = Callable[[dict], None]
 
 
 def run_maps(tasks: list[RankTask], cache: Cache, versions: dict[str, int], workers: int | None = None,
-             scheduler: str | None = None, tick: Tick | None = None) -> list[dict]:
-    """Each task's entry summary, in task order; ``tick(summary)`` after each finished map."""
+             scheduler: str | None = None, tick: Tick | None = None, threads: int | None = None) -> list[dict]:
+    """Each task's entry summary, in task order; ``tick(summary)`` after each finished map.
+    ``threads``: DuckDB threads of an in-process map (default: one per core)."""
     if scheduler is None and not workers:
         out = []
         for task in tasks:
-            info = map_rank(task, str(cache.root), cache.temporary, versions)
+            info = map_rank(task, str(cache.root), cache.temporary, versions, threads=threads)
             out.append(info)
             if tick:
                 tick(info)

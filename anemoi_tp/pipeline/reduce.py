@@ -8,6 +8,7 @@ findings across ranks, and the report's views.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -59,9 +60,12 @@ def attach_entries(con: duckdb.DuckDBPyConnection, plan: Plan, infos: list[dict]
 
 
 def reduce_set(plan: Plan, infos: list[dict], patterns: dict | None = None,
-               thresholds: dict | None = None) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+               thresholds: dict | None = None,
+               before_rules: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+               ) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
     """The set's database with the cross-rank analyses and the rules done; and the entry
-    folders it reads."""
+    folders it reads. ``before_rules(con)``: e.g. load the memory snapshots beside the traces
+    (the memory_oom rule reads them)."""
     from ..config import apply_patterns
     from ..rules import run_rules
 
@@ -74,5 +78,7 @@ def reduce_set(plan: Plan, infos: list[dict], patterns: dict | None = None,
         run_sql(con, f)
         if f == "analysis/settings.sql" and patterns:
             apply_patterns(con, patterns)
+    if before_rules:
+        before_rules(con)
     run_rules(con, thresholds)
     return con, folders

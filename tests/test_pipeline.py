@@ -1,0 +1,138 @@
+"""The pipeline (per-rank maps, the cache, the reduce; anemoi_tp/pipeline): the same report
+whether the ranks are loaded together or apart, in this process, on Dask workers, through a
+scheduler, or from the cache; the cache survives other thresholds and a killed run."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from anemoi_tp.database import connect
+from anemoi_tp.demo import DemoConfig, generate_trace_set
+from anemoi_tp.ingest import load_traces
+from anemoi_tp.report import build_report
+from anemoi_tp.session import report_json
+
+CFG = DemoConfig(ranks=3, batches=3, seed=3, processor_blocks=2)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pipeline") / "demo"
+    generate_trace_set(out, CFG)
+    return out
+
+
+def cli(*args: str, cache: Path | None = None, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if cache is not None:
+        env["ANEMOI_TP_CACHE"] = str(cache)
+    return subprocess.run([sys.executable, "-m", "anemoi_tp", *args], capture_output=True, text=True,
+                          env=env, **kw)
+
+
+def whole_set_json(trace: Path, thresholds: dict | None = None) -> str:
+    """The reference: every rank in one database, every analysis and rule on it (no maps)."""
+    con = connect()
+    load_traces(con, trace)
+    return report_json(build_report(con, thresholds=thresholds, top=25))
+
+
+def report(trace: Path, cache: Path, *extra: str) -> str:
+    r = cli("report", str(trace), "-f", "json", *extra, cache=cache)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted((cache / "v1" / "ranks").glob("*/entry.json"))
+
+
+def test_ranks_loaded_apart_report_what_the_whole_set_reports(demo, tmp_path):
+    # Every analysis is per rank or in the reduce: the set's report equals the one computed
+    # with all ranks in one database (event ids differ, and no reported number depends on them)
+    assert report(demo, tmp_path / "c") == whole_set_json(demo)
+    assert len(entries(tmp_path / "c")) == CFG.ranks
+
+
+def test_in_process_workers_scheduler_and_cache_give_one_report(demo, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    first = report(demo, tmp_path / "a", "--no-cache")
+    assert not (tmp_path / "a").exists() or not entries(tmp_path / "a")  # --no-cache keeps nothing
+    assert report(demo, tmp_path / "b", "--workers", "2") == first
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        assert report(demo, tmp_path / "c", "--scheduler", cluster.scheduler_address) == first
+    made = [(p, p.stat().st_mtime_ns) for p in entries(tmp_path / "b")]
+    assert len(made) == CFG.ranks
+    assert report(demo, tmp_path / "b") == first  # from the cache: no entry written again
+    assert [(p, p.stat().st_mtime_ns) for p in entries(tmp_path / "b")] == made
+
+
+def test_another_threshold_reuses_the_ranks_and_applies_like_the_rules(demo, tmp_path):
+    cache = tmp_path / "c"
+    report(demo, cache)
+    n = len(entries(cache))
+    # lower 'fires' thresholds: more findings, from the cached ranks' candidates
+    out = report(demo, cache, "--threshold", "host_bound.pct_of_total=0.1",
+                 "--threshold", "data_loader_stall.pct_of_total=0.5",
+                 "--threshold", "missing_annotations.pct_unattributed=0")
+    assert len(entries(cache)) == n
+    ref = whole_set_json(demo, {"host_bound": {"pct_of_total": 0.1},
+                                "data_loader_stall": {"pct_of_total": 0.5},
+                                "missing_annotations": {"pct_unattributed": 0}})
+    assert out == ref
+    rules = {f["rule"] for f in json.loads(out)["findings"]}
+    assert {"data_loader_stall", "missing_annotations"} <= rules
+    # a threshold that decides what a rank measures is part of its key: new entries
+    report(demo, cache, "--threshold", "low_occupancy.occupancy_pct=60")
+    assert len(entries(cache)) == 2 * n
+
+
+def test_a_killed_run_leaves_no_entry_and_the_next_run_is_clean(tmp_path):
+    trace = tmp_path / "big"
+    generate_trace_set(trace, DemoConfig(ranks=2, batches=60, seed=1))
+    cache = tmp_path / "c"
+    env = dict(os.environ, ANEMOI_TP_CACHE=str(cache))
+    p = subprocess.Popen([sys.executable, "-m", "anemoi_tp", "report", str(trace), "-f", "json",
+                          "-o", str(tmp_path / "r.json")], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    tmp = cache / "v1" / "tmp"
+    while time.time() < deadline and not (tmp.is_dir() and any(tmp.iterdir())):
+        time.sleep(0.02)
+    assert tmp.is_dir() and any(tmp.iterdir()), "the map never started writing"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert list(tmp.iterdir())  # the killed run's half entry, under its temporary name
+    assert all((d / "entry.json").is_file() for d in (cache / "v1" / "ranks").iterdir())
+    assert not (tmp_path / "r.json").exists()
+    out = report(trace, cache)
+    assert not list(tmp.iterdir())  # swept: its pid is gone
+    assert len(entries(cache)) == 2
+    assert out == whole_set_json(trace)
+
+
+def test_workers_without_dask_is_one_line_exit_2(demo, tmp_path):
+    code = ("import sys; sys.modules['distributed'] = None; sys.argv = ['anemoi-tp', 'report', "
+            f"{str(demo)!r}, '--workers', '2', '--no-cache']; from anemoi_tp.cli import main; main()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "error: --workers / --scheduler need Dask: pip install 'anemoi-tp[dask]' (dask and distributed)"]
+
+
+def test_cache_info_and_clear(demo, tmp_path):
+    cache = tmp_path / "c"
+    report(demo, cache)
+    info = cli("cache", "info", cache=cache)
+    assert info.returncode == 0 and f": {CFG.ranks} rank entries," in info.stdout
+    cleared = cli("cache", "clear", cache=cache)
+    assert cleared.stdout.startswith(f"removed {CFG.ranks} rank entries")
+    assert entries(cache) == []

@@ -1,12 +1,14 @@
 """rules/_setup.sql's clear_of_data_loader(t): which gaps overlap a data-loader range, by hand."""
 from __future__ import annotations
 
-from anemoi_tp.database import connect, create_schema, run_sql
+from anemoi_tp.database import run_sql
+
+from conftest import EVENTS, load, write_trace
 
 
-def test_clear_of_data_loader_by_hand():
-    con = connect()
-    create_schema(con)   # the ingest tables (the deep-link macro binds to trace_files)
+def test_clear_of_data_loader_by_hand(tmp_path):
+    # a loaded trace for the tables _setup.sql reads; host_ranges by hand (no analyses)
+    con, _ = load(write_trace(tmp_path / "t.json", EVENTS))
     con.execute("CREATE TABLE host_ranges (rank INTEGER, kind VARCHAR, ts BIGINT, end_ts BIGINT)")
     # rank 0's data loading: [10,20), an instant at 30, [50,100) holding [55,60), and two
     # ranges starting together at 200 (ends 205 and 230); an annotation that must not count

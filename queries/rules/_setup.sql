@@ -1,6 +1,6 @@
--- rules/_setup.sql (version 4): thresholds of the bottleneck rules, the deep-link macro, and
--- the data-loading filter of GPU gaps.
--- Reads: trace_files, host_ranges.   Used by: every queries/rules/*.sql.
+-- rules/_setup.sql (version 5): thresholds of the bottleneck rules, the deep-link macro, the
+-- data-loading filter of GPU gaps and the kernels' occupancy estimates.
+-- Reads: trace_files, host_ranges, gpu_activities, gpu_activity_args.   Used by: every queries/rules/*.sql.
 --
 -- @table rule_thresholds  one row per (rule, threshold); a TOML [thresholds] table or
 --                         --threshold RULE.NAME=VALUE replaces values (anemoi_tp/config.py)
@@ -59,6 +59,14 @@ ASOF LEFT JOIN (
     FROM host_ranges WHERE kind = 'data_loader' GROUP BY rank, ts
 ) d ON d.rank = x.rank AND x.end_ts > d.ts
 WHERE d.reach IS NULL OR d.reach <= x.ts;
+
+-- Kineto's "est. achieved occupancy %" of each computation kernel, parsed from its JSON args
+-- once for low_occupancy.sql and _status.sql. Kineto writes 0 where it could not estimate
+-- occupancy: 0 is unknown (NULL), not low.
+CREATE OR REPLACE TEMP TABLE rule_occupancy AS
+SELECT g.activity_id, nullif(TRY_CAST(a.args ->> 'est. achieved occupancy %' AS DOUBLE), 0) AS occ
+FROM gpu_activities g JOIN gpu_activity_args a USING (activity_id)
+WHERE g.class = 'computation';
 
 -- The columns every rule returns, in this order (rules/*.sql SELECT into it).
 -- @table findings        one row per finding; each rules/*.sql file INSERTs its own

@@ -1,4 +1,4 @@
--- analysis/operator_stats.sql (version 2): CPU operators by self (exclusive) time, per rank.
+-- analysis/operator_stats.sql (version 3): CPU operators by self (exclusive) time, per rank.
 -- Reads: events, interval_tracks, analysis_window.   Used by: reports, compare.
 --
 -- Operators are complete events of category cpu_op / Operator. On each thread, the op
@@ -26,7 +26,8 @@ WHERE e.ph = 'X' AND e.cat IN ('cpu_op', 'Operator') AND e.dur > 0
 
 -- segment starts: every boundary of the thread's ops and the window ends, up to the next one.
 -- One sorted pass over the boundaries: at a time t several rows may meet; the last in this
--- order gets the segment (the others length 0). A segment starting where an op starts belongs
+-- order gets the segment (the others length 0). depth (ops open) counts every row up to it and
+-- its peers (the default frame), so it does not depend on the order among equal rows. A segment starting where an op starts belongs
 -- to the innermost op starting there (intervals/order.sql: any op open at t that started
 -- earlier is outer), sorted last: the shortest, then the later in the file. Other segments
 -- need the innermost_enclosing search, and only where an op is open (depth > 0).
@@ -40,7 +41,7 @@ WITH bounds AS (
     FROM (SELECT DISTINCT rank, thread_no FROM os_ops) o JOIN analysis_window w USING (rank)
 )
 SELECT rank, thread_no, t, starter, lead(t) OVER s - t AS len,
-       sum(dx) OVER (s ROWS UNBOUNDED PRECEDING) AS depth
+       sum(dx) OVER s AS depth
 FROM bounds
 WINDOW s AS (PARTITION BY rank, thread_no ORDER BY t, starter IS NOT NULL, neg_end, event_id);
 CREATE OR REPLACE TEMP TABLE os_points AS

@@ -48,9 +48,10 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
     missing: dict[Any, dict[str, str]] = {}
     for m in _rows(con, "report_missing"):
         missing.setdefault(m["rank"], {})[m["section"]] = m["reason"]
-    breakdown = _rows(con, "report_breakdown")
-    module_gpu = _rows(con, "report_module_gpu")
-    annotations = _rows(con, "report_annotations")
+    # rows grouped by rank once, in view order (not one scan of every row per rank)
+    breakdown = _by(_rows(con, "report_breakdown"), "rank", "dim")
+    module_gpu = _by(_rows(con, "report_module_gpu"), "rank")
+    annotations = _by(_rows(con, "report_annotations"), "rank")
     ranks = []
     for r in _rows(con, "report_ranks"):
         rank = r["rank"]
@@ -64,13 +65,13 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         for key, dim in (("phases", "phase"), ("modules", "module")):
             parts = [{"name": b["name"], "duration_s": b["duration_s"], "pct": b["pct"],
                       "comm_pct": b["comm_pct"]}
-                     for b in breakdown if b["rank"] == rank and b["dim"] == dim]
+                     for b in breakdown.get((rank, dim), ())]
             item[key] = parts or None   # the view has no rows where the split is missing
-        mg = [{k: m[k] for k in ("module", "direction", "gpu_s")} for m in module_gpu if m["rank"] == rank]
+        mg = [{k: m[k] for k in ("module", "direction", "gpu_s")} for m in module_gpu.get((rank,), ())]
         item["module_gpu"] = mg or None
         anns = [{k: a[k] for k in ("name", "direction", "module", "calls", "gpu_total_s", "avg_us",
                                    "max_us", "min_us", "overlap_pct")}
-                for a in annotations if a["rank"] == rank]
+                for a in annotations.get((rank,), ())]
         if top_annotations is not None:
             anns = anns[:top_annotations]
         # missing (None) where the GPU numbers are (the view decided), [] where none owns GPU time
@@ -121,6 +122,14 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
     }
     add_perf_sections(con, report, top)
     return report
+
+
+def _by(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
+    """Rows grouped by the values of ``keys``, each group in the rows' order."""
+    out: dict[tuple, list[dict]] = {}
+    for r in rows:
+        out.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return out
 
 
 def add_timeline_ranks(con: duckdb.DuckDBPyConnection, report: dict, ranks: list[int]) -> None:

@@ -43,9 +43,11 @@ def add_perf_sections(con: duckdb.DuckDBPyConnection, report: dict, top: int | N
     """Add the sections to each rank of ``report`` (keys of SECTIONS; None + a reason in
     ``missing`` where a rank has no rows); after create_perf_views."""
     for key, view, cut in SECTIONS:
-        rows = _rows(con, view)
+        by_rank: dict = {}   # grouped once, in view order (not a scan of every row per rank)
+        for r in _rows(con, view):
+            by_rank.setdefault(r["rank"], []).append(r)
         for item in report["ranks"]:
-            mine = [{k: v for k, v in r.items() if k != "rank"} for r in rows if r["rank"] == item["rank"]]
+            mine = [{k: v for k, v in r.items() if k != "rank"} for r in by_rank.get(item["rank"], ())]
             if cut and top is not None:
                 mine = [r for r in mine if r["pos"] <= top]
             if not mine:

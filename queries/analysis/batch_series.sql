@@ -1,4 +1,4 @@
--- analysis/batch_series.sql (version 1): the window cut into one slice per batch, with its numbers.
+-- analysis/batch_series.sql (version 2): the window cut into one slice per batch, with its numbers.
 -- Reads: batches, analysis_window, gpu_activities, host_ranges.   Used by: reports, compare.
 --
 -- Batches (batches.sql) may overlap (a batch's GPU tail runs into the next fetch) or leave
@@ -38,14 +38,32 @@ SELECT rank, 'data_loader', ts, end_ts FROM host_ranges WHERE kind = 'data_loade
 CREATE OR REPLACE TEMP TABLE bs_clipped AS SELECT * FROM clip_to_window(bs_intervals);
 CREATE OR REPLACE TEMP TABLE bs_islands AS SELECT * FROM busy_islands(bs_clipped);
 
-CREATE OR REPLACE TABLE batch_series AS
-WITH parts AS (
-    SELECT s.rank, s.batch, i.grp,
-           sum(least(i.end_ts, s.end_ts) - greatest(i.ts, s.ts))::BIGINT AS ns
-    FROM bs_slices s JOIN bs_islands i
-      ON i.rank = s.rank AND i.ts < s.end_ts AND i.end_ts > s.ts
-    GROUP BY ALL
+-- Per slice, the islands' time in it as a difference of running totals, not by pairing each
+-- slice with every island of its rank: the islands of one (rank, grp) are disjoint, so
+-- busy(t) = their time before t is the length of the islands starting before the last one at
+-- or before t (ASOF) plus the part of that one before t, and a slice holds busy(end) − busy(ts).
+CREATE OR REPLACE TEMP TABLE bs_running AS
+SELECT rank, grp, ts, end_ts,
+       coalesce(sum(end_ts - ts) OVER (PARTITION BY rank, grp ORDER BY ts
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_ns
+FROM bs_islands;
+CREATE OR REPLACE TEMP TABLE bs_bounds AS
+SELECT s.rank, s.batch, g.grp, s.ts, s.end_ts
+FROM bs_slices s CROSS JOIN (VALUES ('gpu'), ('communication'), ('data_loader')) g(grp);
+
+CREATE OR REPLACE TEMP TABLE bs_parts AS
+WITH starts AS (
+    SELECT b.rank, b.batch, b.grp, b.end_ts, coalesce(r.before_ns + least(b.ts, r.end_ts) - r.ts, 0) AS at_start
+    FROM bs_bounds b ASOF LEFT JOIN bs_running r ON r.rank = b.rank AND r.grp = b.grp AND b.ts >= r.ts
+),
+parts AS (
+    SELECT b.rank, b.batch, b.grp,
+           (coalesce(r.before_ns + least(b.end_ts, r.end_ts) - r.ts, 0) - b.at_start)::BIGINT AS ns
+    FROM starts b ASOF LEFT JOIN bs_running r ON r.rank = b.rank AND r.grp = b.grp AND b.end_ts >= r.ts
 )
+SELECT * FROM parts;
+
+CREATE OR REPLACE TABLE batch_series AS
 SELECT s.rank, s.batch, s.ts, s.end_ts, s.end_ts - s.ts AS duration_ns,
        CASE WHEN gr.rank IS NOT NULL THEN coalesce(g.ns, 0) END AS gpu_active_ns,
        CASE WHEN gr.rank IS NOT NULL THEN s.end_ts - s.ts - coalesce(g.ns, 0) END AS gpu_idle_ns,
@@ -53,7 +71,7 @@ SELECT s.rank, s.batch, s.ts, s.end_ts, s.end_ts - s.ts AS duration_ns,
        coalesce(d.ns, 0) AS data_loader_ns
 FROM bs_slices s
 LEFT JOIN (SELECT DISTINCT rank FROM gpu_activities) gr ON gr.rank = s.rank
-LEFT JOIN parts g ON g.rank = s.rank AND g.batch = s.batch AND g.grp = 'gpu'
-LEFT JOIN parts c ON c.rank = s.rank AND c.batch = s.batch AND c.grp = 'communication'
-LEFT JOIN parts d ON d.rank = s.rank AND d.batch = s.batch AND d.grp = 'data_loader'
+LEFT JOIN bs_parts g ON g.rank = s.rank AND g.batch = s.batch AND g.grp = 'gpu'
+LEFT JOIN bs_parts c ON c.rank = s.rank AND c.batch = s.batch AND c.grp = 'communication'
+LEFT JOIN bs_parts d ON d.rank = s.rank AND d.batch = s.batch AND d.grp = 'data_loader'
 ORDER BY s.rank, s.batch;

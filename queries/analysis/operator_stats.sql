@@ -1,4 +1,4 @@
--- analysis/operator_stats.sql (version 1): CPU operators by self (exclusive) time, per rank.
+-- analysis/operator_stats.sql (version 3): CPU operators by self (exclusive) time, per rank.
 -- Reads: events, interval_tracks, analysis_window.   Used by: reports, compare.
 --
 -- Operators are complete events of category cpu_op / Operator. On each thread, the op
@@ -24,29 +24,43 @@ JOIN analysis_window w ON w.rank = e.rank
 WHERE e.ph = 'X' AND e.cat IN ('cpu_op', 'Operator') AND e.dur > 0
   AND w.ts IS NOT NULL AND e.ts < w.end_ts AND e.ts + e.dur > w.ts;
 
--- segment starts: every boundary of the thread's ops and the window ends, up to the next one
+-- segment starts: every boundary of the thread's ops and the window ends, up to the next one.
+-- One sorted pass over the boundaries: at a time t several rows may meet; the last in this
+-- order gets the segment (the others length 0). depth (ops open) counts every row up to it and
+-- its peers (the default frame), so it does not depend on the order among equal rows. A segment starting where an op starts belongs
+-- to the innermost op starting there (intervals/order.sql: any op open at t that started
+-- earlier is outer), sorted last: the shortest, then the later in the file. Other segments
+-- need the innermost_enclosing search, and only where an op is open (depth > 0).
 CREATE OR REPLACE TEMP TABLE os_segments AS
-WITH points AS (
-    SELECT DISTINCT o.rank, o.thread_no, p.t
-    FROM os_ops o, LATERAL (SELECT o.ts AS t UNION ALL SELECT o.end_ts) p
-    UNION
-    SELECT DISTINCT o.rank, o.thread_no, x.t
-    FROM (SELECT DISTINCT rank, thread_no FROM os_ops) o
-    JOIN analysis_window w USING (rank), LATERAL (SELECT w.ts AS t UNION ALL SELECT w.end_ts) x
+WITH bounds AS (
+    SELECT rank, thread_no, ts AS t, range_id AS starter, -end_ts AS neg_end, event_id, 1 AS dx FROM os_ops
+    UNION ALL
+    SELECT rank, thread_no, end_ts, NULL, NULL, NULL, -1 FROM os_ops
+    UNION ALL
+    SELECT o.rank, o.thread_no, unnest([w.ts, w.end_ts]), NULL, NULL, NULL, 0
+    FROM (SELECT DISTINCT rank, thread_no FROM os_ops) o JOIN analysis_window w USING (rank)
 )
-SELECT p.rank, p.t, lead(p.t) OVER (PARTITION BY p.rank, p.thread_no ORDER BY p.t) - p.t AS len,
-       tkey(p.thread_no, p.t) AS k, tkey(p.thread_no, p.t) AS point_id
-FROM points p;
+SELECT rank, thread_no, t, starter, lead(t) OVER s - t AS len,
+       sum(dx) OVER s AS depth
+FROM bounds
+WINDOW s AS (PARTITION BY rank, thread_no ORDER BY t, starter IS NOT NULL, neg_end, event_id);
 CREATE OR REPLACE TEMP TABLE os_points AS
-SELECT s.point_id, s.k, s.len FROM os_segments s JOIN analysis_window w USING (rank)
+SELECT s.starter, tkey(s.thread_no, s.t) AS point_id, tkey(s.thread_no, s.t) AS k, s.len, s.depth
+FROM os_segments s JOIN analysis_window w USING (rank)
 WHERE s.len > 0 AND s.t >= w.ts AND s.t < w.end_ts;
+CREATE OR REPLACE TEMP TABLE os_inner_points AS
+SELECT point_id, k, len FROM os_points WHERE starter IS NULL AND depth > 0;
+-- each segment with its owner op
+CREATE OR REPLACE TEMP TABLE os_owned AS
+SELECT starter AS range_id, len FROM os_points WHERE starter IS NOT NULL
+UNION ALL
+SELECT x.range_id, p.len
+FROM innermost_enclosing(os_inner_points, os_ops) x JOIN os_inner_points p USING (point_id);
 
 CREATE OR REPLACE TABLE operator_stats AS
 WITH self AS (
     SELECT o.rank, o.name, sum(p.len)::BIGINT AS self_ns
-    FROM innermost_enclosing(os_points, os_ops) x
-    JOIN os_points p USING (point_id)
-    JOIN os_ops o ON o.range_id = x.range_id
+    FROM os_owned p JOIN os_ops o USING (range_id)
     GROUP BY ALL
 ),
 calls AS (

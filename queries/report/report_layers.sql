@@ -1,4 +1,4 @@
--- report/report_layers.sql (version 2): the window split per layer (module path at a depth).
+-- report/report_layers.sql (version 3): the window split per layer (module path at a depth).
 -- Reads: attribution (dim 'layer'), owned_activity, analysis_window, host_ranges.   Used by: anemoi_tp/report.
 --
 -- One row per layer and direction (analysis/module_layers.sql picks the depth): its part of
@@ -26,18 +26,34 @@ SELECT rank, {'owner': NULL, 'comp': true}, ts, end_ts
 FROM owned_activity WHERE dim = 'layer' AND class = 'computation';
 CREATE OR REPLACE TEMP TABLE rl_islands AS SELECT * FROM busy_islands(rl_intervals);
 
+-- Overlap with computation, by a running total rather than pairing each communication island
+-- with every computation island of its rank (quadratic): the computation islands of a rank
+-- are disjoint, so comp(t) = computation time before t is the length of the islands that end
+-- by t plus the part of the one open at t (ASOF: the last island starting at or before t),
+-- and an island [ts, end_ts) of communication overlaps computation comp(end_ts) − comp(ts).
+CREATE OR REPLACE TEMP TABLE rl_comp AS
+SELECT rank, ts, end_ts,
+       coalesce(sum(end_ts - ts) OVER (PARTITION BY rank ORDER BY ts
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_ns
+FROM rl_islands WHERE grp.comp;
+CREATE OR REPLACE TEMP TABLE rl_comm_overlap AS
+WITH starts AS (
+    SELECT c.rank, c.grp.owner AS owner, c.ts, c.end_ts,
+           coalesce(p.before_ns + least(c.ts, p.end_ts) - p.ts, 0) AS comp_before_start
+    FROM rl_islands c ASOF LEFT JOIN rl_comp p ON p.rank = c.rank AND p.ts <= c.ts
+    WHERE NOT c.grp.comp
+)
+SELECT s.rank, s.owner,
+       sum(coalesce(p.before_ns + least(s.end_ts, p.end_ts) - p.ts, 0) - s.comp_before_start) AS overlap_ns
+FROM starts s ASOF LEFT JOIN rl_comp p ON p.rank = s.rank AND p.ts <= s.end_ts
+GROUP BY ALL;
+
 CREATE OR REPLACE TABLE report_layers AS
 WITH comm AS (
     SELECT rank, grp.owner AS owner, sum(end_ts - ts) AS comm_ns
     FROM rl_islands WHERE NOT grp.comp GROUP BY ALL
 ),
-overlap AS (
-    SELECT c.rank, c.grp.owner AS owner,
-           sum(least(c.end_ts, p.end_ts) - greatest(c.ts, p.ts)) AS overlap_ns
-    FROM rl_islands c JOIN rl_islands p
-      ON p.rank = c.rank AND p.grp.comp AND NOT c.grp.comp AND p.ts < c.end_ts AND p.end_ts > c.ts
-    GROUP BY ALL
-)
+overlap AS (SELECT * FROM rl_comm_overlap)
 SELECT a.rank,
        CASE WHEN a.owner = 'elsewhere' THEN 'elsewhere' ELSE regexp_extract(a.owner, '^(.*) (fwd|bwd)$', 1) END AS layer,
        CASE WHEN a.owner = 'elsewhere' THEN NULL ELSE regexp_extract(a.owner, ' (fwd|bwd)$', 1) END AS direction,

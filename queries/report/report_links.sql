@@ -1,4 +1,4 @@
--- report/report_links.sql (version 4): the spots a report links to, and its GPU timelines.
+-- report/report_links.sql (version 5): the spots a report links to, and its GPU timelines.
 -- Reads: batches, analysis_window, gpu_activities, gpu_owners, annotation_stats, host_ranges (also
 --        its data_loader ranges: the timeline's fourth lane),
 --        trace_files (perfetto_url, rules/_setup.sql).   Used by: HTML and Markdown reports.
@@ -54,7 +54,8 @@ SELECT b.rank, {'batch': b.batch, 'class': 'data_loader'},
 FROM rl_timeline_batches b
 JOIN host_ranges h ON h.rank = b.rank AND h.kind = 'data_loader' AND h.ts < b.end_ts AND h.end_ts > b.ts;
 
-CREATE OR REPLACE VIEW report_links AS
+-- the rows, computed once (the report reads them twice: links and section_links)
+CREATE OR REPLACE TEMP TABLE rl_links AS
 WITH slowest AS (
     -- of equally slow batches, the first
     SELECT rank, arg_max(batch, (end_ts - ts, -batch)) AS batch, arg_max(ts, (end_ts - ts, -batch)) AS ts,
@@ -78,8 +79,8 @@ UNION ALL
 SELECT rank, 'largest_idle_gap', printf('%.3f ms', len / 1e6), ts, ts + len,
        perfetto_url(rank, ts, ts + len) FROM largest_gap
 UNION ALL
-SELECT rank, 'top_annotation', name, ts, end_ts, perfetto_url(rank, ts, end_ts) FROM top_annotation
-ORDER BY rank, kind;
+SELECT rank, 'top_annotation', name, ts, end_ts, perfetto_url(rank, ts, end_ts) FROM top_annotation;
+CREATE OR REPLACE VIEW report_links AS SELECT * FROM rl_links ORDER BY rank, kind;
 
 -- @view report_timeline_batches  the batches the timeline shows (see rl_timeline_batches)
 -- @column rank             rank

@@ -1,5 +1,6 @@
--- rules/_setup.sql (version 4): thresholds of the bottleneck rules, and the deep-link macro.
--- Reads: trace_files.   Used by: every queries/rules/*.sql.
+-- rules/_setup.sql (version 6): thresholds of the bottleneck rules, the deep-link macro, the
+-- data-loading filter of GPU gaps and the kernels' occupancy estimates.
+-- Reads: trace_files, host_ranges, gpu_activities, gpu_activity_args.   Used by: every queries/rules/*.sql.
 --
 -- @table rule_thresholds  one row per (rule, threshold); a TOML [thresholds] table or
 --                         --threshold RULE.NAME=VALUE replaces values (anemoi_tp/config.py)
@@ -50,6 +51,27 @@ CREATE OR REPLACE MACRO perfetto_url(r, t0, t1) AS (
              CASE WHEN start_ns <= t0 THEN -start_ns ELSE start_ns END NULLS LAST, file_id
     LIMIT 1
 );
+
+-- clear_of_data_loader(t): the rows of table t (columns rank, ts, end_ts, any others) that
+-- overlap no data-loader host range of their rank (d.ts < end_ts AND d.end_ts > ts), as
+-- host_bound and sync_on_critical_path leave those gaps to data_loader_stall. One ASOF
+-- look-up per row, not a range join: a range overlaps [ts, end_ts) iff among the ranges
+-- starting before end_ts the furthest end (reach) lies past ts.
+CREATE OR REPLACE MACRO clear_of_data_loader(t) AS TABLE
+SELECT x.* FROM query_table(t) x
+ASOF LEFT JOIN (
+    SELECT rank, ts, max(max(end_ts)) OVER (PARTITION BY rank ORDER BY ts ROWS UNBOUNDED PRECEDING) AS reach
+    FROM host_ranges WHERE kind = 'data_loader' GROUP BY rank, ts
+) d ON d.rank = x.rank AND x.end_ts > d.ts
+WHERE d.reach IS NULL OR d.reach <= x.ts;
+
+-- Kineto's "est. achieved occupancy %" of each computation kernel, parsed from its JSON args
+-- once for low_occupancy.sql and _status.sql. Kineto writes 0 where it could not estimate
+-- occupancy: 0 is unknown (NULL), not low.
+CREATE OR REPLACE TEMP TABLE rule_occupancy AS
+SELECT g.activity_id, nullif(TRY_CAST(a.args ->> 'est. achieved occupancy %' AS DOUBLE), 0) AS occ
+FROM gpu_activities g JOIN gpu_activity_args a USING (activity_id)
+WHERE g.class = 'computation';
 
 -- The columns every rule returns, in this order (rules/*.sql SELECT into it).
 -- @table findings        one row per finding; each rules/*.sql file INSERTs its own

@@ -1,5 +1,5 @@
--- rules/_status.sql (version 2): whether each rule could be evaluated, and why not.
--- Reads: ranks, analysis_window, gpu_activities, gpu_activity_args, host_ranges,
+-- rules/_status.sql (version 3): whether each rule could be evaluated, and why not.
+-- Reads: ranks, analysis_window, gpu_activities, rule_occupancy (rules/_setup.sql), host_ranges,
 -- collective_matches, memory_snapshots.   Used by: anemoi_tp/rules/run.py (the report's rule_status).
 --
 -- A rule that cannot be evaluated did not "not fire": the report says which and why. Every
@@ -33,10 +33,9 @@ WITH facts AS (
            CASE WHEN NOT EXISTS (SELECT 1 FROM host_ranges h
                                  WHERE h.rank = r.rank AND h.kind = 'data_loader')
                 THEN 'no data-loader ranges' END AS no_data_loader,
-           CASE WHEN NOT EXISTS (SELECT 1 FROM gpu_activities g JOIN gpu_activity_args a USING (activity_id)
-                                 WHERE g.rank = r.rank AND g.class = 'computation'
-                                   AND g.ts < w.end_ts AND g.ts + g.dur > w.ts
-                                   AND nullif(TRY_CAST(a.args ->> 'est. achieved occupancy %' AS DOUBLE), 0) IS NOT NULL)
+           CASE WHEN NOT EXISTS (SELECT 1 FROM gpu_activities g JOIN rule_occupancy o USING (activity_id)
+                                 WHERE g.rank = r.rank AND g.ts < w.end_ts AND g.ts + g.dur > w.ts
+                                   AND o.occ IS NOT NULL)
                 THEN 'no kernel with an occupancy estimate (est. achieved occupancy %)' END AS no_occupancy
     FROM ranks r LEFT JOIN analysis_window w USING (rank)
 ),

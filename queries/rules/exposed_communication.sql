@@ -1,4 +1,4 @@
--- rules/exposed_communication.sql (version 2): communication the computation does not hide.
+-- rules/exposed_communication.sql (version 3): communication the computation does not hide.
 -- Reads: gpu_activities, gpu_owners, collective_matches, analysis_window, rule_thresholds.
 -- Writes: findings.
 -- Transfer time only: of a collective matched across ranks, the last transfer_ns of the
@@ -19,19 +19,19 @@ CREATE OR REPLACE TEMP TABLE exp_intervals AS SELECT * FROM clip_to_window(exp_a
 
 -- A sweep, not busy_islands: sharing a stretch between the transfers running in it needs the
 -- count of transfers at each instant, which the islands' union loses.
+-- One sorted pass, no grouping of equal times: every row at a time t carries the counts of all
+-- rows up to t (the default frame holds the peers: whatever the order among them), and the
+-- last of them the length to the next time; the others get length 0 (dropped).
 CREATE OR REPLACE TEMP TABLE exp_segments AS
 WITH pts AS (
-    SELECT rank, t, sum(dx) AS dx, sum(dc) AS dc
-    FROM (SELECT rank, ts AS t, (NOT compute)::INT AS dx, compute::INT AS dc FROM exp_intervals WHERE end_ts > ts
-          UNION ALL
-          SELECT rank, end_ts, -(NOT compute)::INT, -(compute::INT) FROM exp_intervals WHERE end_ts > ts)
-    GROUP BY rank, t
+    SELECT rank, ts AS t, (NOT compute)::INT AS dx, compute::INT AS dc FROM exp_intervals WHERE end_ts > ts
+    UNION ALL
+    SELECT rank, end_ts, -(NOT compute)::INT, -(compute::INT) FROM exp_intervals WHERE end_ts > ts
 ),
 run AS (
-    SELECT rank, t, lead(t) OVER (PARTITION BY rank ORDER BY t) - t AS len,
-           sum(dx) OVER (PARTITION BY rank ORDER BY t ROWS UNBOUNDED PRECEDING) AS x,
-           sum(dc) OVER (PARTITION BY rank ORDER BY t ROWS UNBOUNDED PRECEDING) AS c
-    FROM pts
+    SELECT rank, t, lead(t) OVER w - t AS len,
+           sum(dx) OVER w AS x, sum(dc) OVER w AS c
+    FROM pts WINDOW w AS (PARTITION BY rank ORDER BY t)
 )
 SELECT rank, t, len, tkey(rank, t) AS k FROM run WHERE x > 0 AND c = 0 AND len > 0;
 

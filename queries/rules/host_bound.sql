@@ -1,5 +1,6 @@
--- rules/host_bound.sql (version 2): the GPU waits for the host to launch the next kernel.
--- Reads: gpu_activities, gpu_owners, host_ranges, analysis_window, rule_thresholds.
+-- rules/host_bound.sql (version 3): the GPU waits for the host to launch the next kernel.
+-- Reads: gpu_activities, gpu_owners, host_ranges (clear_of_data_loader, rules/_setup.sql),
+-- analysis_window, rule_thresholds.
 -- Writes: findings.
 -- A host-bound gap: a gap between GPU busy islands of the window (busy_gaps of all GPU
 -- activity clipped to it) whose ending activities (those starting at the gap's end) were all
@@ -11,14 +12,12 @@
 CREATE OR REPLACE TEMP TABLE hb_acts AS
 SELECT activity_id, rank, 0 AS grp, ts, ts + dur AS end_ts, launch_ts FROM gpu_activities;
 CREATE OR REPLACE TEMP TABLE hb_acts_window AS SELECT * FROM clip_to_window(hb_acts);
+CREATE OR REPLACE TEMP TABLE hb_all_gaps AS SELECT * FROM busy_gaps(hb_acts_window);
 CREATE OR REPLACE TEMP TABLE hb_gaps AS
 SELECT g.rank, arg_min(a.activity_id, (a.launch_ts, a.activity_id)) AS activity_id,
        g.ts AS g0, g.end_ts AS g1, min(a.launch_ts) AS launch_ts
-FROM busy_gaps(hb_acts_window) g
+FROM clear_of_data_loader(hb_all_gaps) g
 JOIN hb_acts_window a ON a.rank = g.rank AND a.ts = g.end_ts
-WHERE NOT EXISTS (SELECT 1 FROM host_ranges d
-                  WHERE d.rank = g.rank AND d.kind = 'data_loader'
-                    AND d.ts < g.end_ts AND d.end_ts > g.ts)
 GROUP BY g.rank, g.ts, g.end_ts
 HAVING count(a.launch_ts) = count(*) AND min(a.launch_ts) >= g.ts;
 

@@ -1,15 +1,13 @@
--- rules/low_occupancy.sql (version 2): computation time in kernels with low occupancy.
--- Reads: gpu_activities, gpu_activity_args, analysis_window, rule_thresholds.   Writes: findings.
+-- rules/low_occupancy.sql (version 3): computation time in kernels with low occupancy.
+-- Reads: gpu_activities, rule_occupancy (rules/_setup.sql), analysis_window, rule_thresholds.   Writes: findings.
 -- Kineto's "est. achieved occupancy %" per kernel (where recorded): the share of the
 -- computation kernels' time in the window (clip_to_window) spent in kernels below
 -- low_occupancy.occupancy_pct. Fires above low_occupancy.pct_of_compute; names the top kernels
 -- by time (ties: by name) and links to the first run of the top one. Kineto writes 0 where it
 -- could not estimate occupancy: 0 counts as unknown, not as low.
 CREATE OR REPLACE TEMP TABLE lo_kernels AS
-SELECT g.activity_id, g.rank, g.name, g.ts, g.ts + g.dur AS end_ts,
-       nullif(TRY_CAST(a.args ->> 'est. achieved occupancy %' AS DOUBLE), 0) AS occ
-FROM gpu_activities g JOIN gpu_activity_args a USING (activity_id)
-WHERE g.class = 'computation';
+SELECT g.activity_id, g.rank, g.name, g.ts, g.ts + g.dur AS end_ts, o.occ
+FROM gpu_activities g JOIN rule_occupancy o USING (activity_id);
 CREATE OR REPLACE TEMP TABLE lo_kernels_window AS SELECT * FROM clip_to_window(lo_kernels);
 
 INSERT INTO findings

@@ -1,4 +1,4 @@
--- rules/straggler.sql (version 3): one rank arrives last at collectives and the others wait.
+-- rules/straggler.sql (version 4): one rank arrives last at collectives and the others wait.
 -- Reads: collective_matches, collective_straggler, analysis_window, host_ranges, rule_thresholds.   Writes: findings.
 -- Fires for a rank that arrives last at most matched collectives when the other ranks wait
 -- (wait_ns in those collectives) at least straggler.wait_pct of their window on average.
@@ -28,12 +28,14 @@ WHERE EXISTS (SELECT 1 FROM collective_matches c
                 AND c.ts = g.g1);
 
 -- elementary pieces of the gaps, cut at every phase range boundary
+-- (the boundaries as a plain table: DuckDB then runs the range join as an inequality join,
+-- not a nested loop over gaps × boundaries)
+CREATE OR REPLACE TEMP TABLE strag_cut_points AS
+SELECT ts AS t FROM host_ranges WHERE kind = 'phase' AND rank = (SELECT rank FROM strag_top)
+UNION SELECT end_ts FROM host_ranges WHERE kind = 'phase' AND rank = (SELECT rank FROM strag_top);
 CREATE OR REPLACE TEMP TABLE strag_pieces AS
 WITH cuts AS (
-    SELECT g.g0, g.g1, t FROM strag_gaps g, (
-        SELECT ts AS t FROM host_ranges WHERE kind = 'phase' AND rank = (SELECT rank FROM strag_top)
-        UNION SELECT end_ts FROM host_ranges WHERE kind = 'phase' AND rank = (SELECT rank FROM strag_top)
-    ) p WHERE p.t > g.g0 AND p.t < g.g1
+    SELECT g.g0, g.g1, p.t FROM strag_gaps g JOIN strag_cut_points p ON p.t > g.g0 AND p.t < g.g1
     UNION SELECT g0, g1, g0 FROM strag_gaps
 ),
 pieces AS (SELECT t, lead(t) OVER (PARTITION BY g0 ORDER BY t) AS t_next, g1 FROM cuts)

@@ -1,4 +1,4 @@
--- rules/sync_on_critical_path.sql (version 2): a synchronisation drains the GPU pipeline.
+-- rules/sync_on_critical_path.sql (version 3): a synchronisation drains the GPU pipeline.
 -- Reads: events, gpu_activities, host_ranges, interval_tracks, analysis_window,
 -- rule_thresholds.   Writes: findings.
 -- DESIGN.md "Sync cost": not the host time blocked in a sync call (a GPU-bound loop blocks
@@ -15,12 +15,10 @@
 CREATE OR REPLACE TEMP TABLE sync_gpu AS
 SELECT rank, 0 AS grp, ts, ts + dur AS end_ts FROM gpu_activities;
 CREATE OR REPLACE TEMP TABLE sync_gpu_window AS SELECT * FROM clip_to_window(sync_gpu);
+CREATE OR REPLACE TEMP TABLE sync_all_gaps AS SELECT * FROM busy_gaps(sync_gpu_window);
 CREATE OR REPLACE TEMP TABLE sync_gaps AS
 SELECT g.rank, g.ts, g.end_ts, tkey(g.rank, g.ts) AS ks, tkey(g.rank, g.end_ts) AS ke
-FROM busy_gaps(sync_gpu_window) g
-WHERE NOT EXISTS (SELECT 1 FROM host_ranges d
-                  WHERE d.rank = g.rank AND d.kind = 'data_loader'
-                    AND d.ts < g.end_ts AND d.end_ts > g.ts);
+FROM clear_of_data_loader(sync_all_gaps) g;
 
 CREATE OR REPLACE TEMP TABLE sync_calls AS
 SELECT e.event_id, e.rank, e.name AS call, e.ts, e.ts + e.dur AS end_ts, t.thread_no,

@@ -216,7 +216,7 @@ def query(source: str, sql: str, fmt: str, output: str | None, jobs: int | None,
               help="A module group by module path (replaces that group's default; repeatable).")
 @click.option("--threshold", "threshold_opts", multiple=True, metavar="RULE.NAME=VALUE",
               help="A bottleneck rule threshold, e.g. data_loader_stall.pct_of_total=5 "
-                   "(repeatable; defaults: queries/rules/_setup.sql).")
+                   "(repeatable; defaults: queries/rules/_thresholds.sql).")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Files read in parallel.")
 @click.option("--mlflow", "mlflow_uri", is_flag=False, flag_value="", default=None,

@@ -3,7 +3,7 @@
 A TOML file replaces the default patterns of each kind it names (for phases and module
 groups: of each phase or group it names; an empty list removes one) (see
 queries/analysis/settings.sql for the kinds and the defaults) and the rule thresholds it
-names (queries/rules/_setup.sql). Phases are forward, backward and optimizer; the data-loader
+names (queries/rules/_thresholds.sql). Phases are forward, backward and optimizer; the data-loader
 phase is the `data_loader` list (one list for the data-loader time and phase). A new module
 group shows after the default ones, in the file's order::
 

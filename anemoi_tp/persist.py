@@ -19,13 +19,13 @@ from .rules.run import AFTER_RULES
 MEMORY_FILES = ("memory/memory_events.sql",)
 # every SQL file whose tables a stored analysis holds, once each, in the order they run
 PERSISTED_FILES = tuple(dict.fromkeys(
-    (*ANALYSIS_FILES, "rules/_setup.sql", *RULE_FILES, *AFTER_RULES, *MEMORY_FILES)))
+    (*ANALYSIS_FILES, "rules/_thresholds.sql", "rules/_setup.sql", *RULE_FILES, *AFTER_RULES, *MEMORY_FILES)))
 VERSIONS_TABLE = "analysis_versions"
 
 
 def reset_settings(con: duckdb.DuckDBPyConnection) -> None:
     """Forget patterns and thresholds set by an earlier run on this connection, so that a rerun
-    starts from the defaults (settings.sql and _setup.sql only fill empty tables). Only the
+    starts from the defaults (settings.sql and _thresholds.sql only fill empty tables). Only the
     in-memory database's copies: an attached file is read-only and keeps its own."""
     for table in ("analysis_patterns", "rule_thresholds"):
         con.execute(f"DROP TABLE IF EXISTS memory.main.{table}")

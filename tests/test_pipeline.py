@@ -136,3 +136,16 @@ def test_cache_info_and_clear(demo, tmp_path):
     cleared = cli("cache", "clear", cache=cache)
     assert cleared.stdout.startswith(f"removed {CFG.ranks} rank entries")
     assert entries(cache) == []
+
+
+def test_the_rule_candidates_of_a_map_have_their_documented_columns(demo, tmp_path):
+    import duckdb
+
+    from anemoi_tp.catalog import relations
+
+    report(demo, tmp_path / "c")
+    entry = entries(tmp_path / "c")[0].parent
+    cols = [d[0] for d in duckdb.sql(f"SELECT * FROM '{entry / 'rule_candidates.parquet'}'").description]
+    assert cols == [c for c, _ in relations()["rule_candidates"].columns]
+    findings = [c for c, _ in relations()["findings"].columns]
+    assert cols == findings  # rules/_candidates.sql inserts them as findings, column for column

@@ -28,6 +28,12 @@ SET_RULES = frozenset({"rules/straggler.sql", "rules/load_imbalance.sql",
 RANK_RULES = tuple(f for f in RULE_FILES if f not in SET_RULES)
 
 
+def setup_rules(con: duckdb.DuckDBPyConnection) -> None:
+    """The thresholds (default values where none are set yet) and the rules' macros."""
+    run_sql(con, "rules/_thresholds.sql")
+    run_sql(con, "rules/_setup.sql")
+
+
 def apply_thresholds(con: duckdb.DuckDBPyConnection, thresholds: dict[str, dict[str, float]]) -> None:
     """Replace threshold values: {rule: {name: value}}; unknown ones are bad input."""
     known = set(con.execute("SELECT rule || '.' || name FROM rule_thresholds").fetchall())
@@ -50,7 +56,7 @@ def run_rules(con: duckdb.DuckDBPyConnection, thresholds: dict | None = None) ->
     them (with these thresholds) and only the set's rules run here."""
     from ..database import has_relation
 
-    run_sql(con, "rules/_setup.sql")
+    setup_rules(con)
     run_sql(con, "memory/schema.sql")  # empty snapshot tables unless one was loaded: memory_oom reads them
     if thresholds:
         apply_thresholds(con, thresholds)
@@ -73,7 +79,7 @@ def classifying_thresholds(thresholds: dict | None) -> dict:
         return {}
     con = duckdb.connect()
     try:
-        run_sql(con, "rules/_setup.sql")
+        run_sql(con, "rules/_thresholds.sql")
         roles = {(r, n): role for r, n, role in con.execute("SELECT rule, name, role FROM rule_thresholds").fetchall()}
     finally:
         con.close()
@@ -88,7 +94,7 @@ def classifying_thresholds(thresholds: dict | None) -> dict:
 def run_rank_rules(con: duckdb.DuckDBPyConnection, classifying: dict | None = None) -> None:
     """In a rank's map: the per-rank rules, every 'fires' threshold at -infinity, into
     ``rule_candidates`` (rules/_candidates.sql applies the run's thresholds)."""
-    run_sql(con, "rules/_setup.sql")
+    setup_rules(con)
     if classifying:
         apply_thresholds(con, classifying)
     con.execute("UPDATE rule_thresholds SET value = '-infinity' WHERE role = 'fires'")

@@ -1,34 +1,7 @@
--- rules/_setup.sql (version 6): thresholds of the bottleneck rules, the deep-link macro, the
+-- rules/_setup.sql (version 7): the bottleneck rules' macros (thresholds: _thresholds.sql), the deep-link macro, the
 -- data-loading filter of GPU gaps and the kernels' occupancy estimates.
 -- Reads: trace_files, host_ranges, gpu_activities, gpu_activity_args.   Used by: every queries/rules/*.sql.
 --
--- @table rule_thresholds  one row per (rule, threshold); a TOML [thresholds] table or
---                         --threshold RULE.NAME=VALUE replaces values (anemoi_tp/config.py)
--- @column rule         rule id
--- @column name         threshold name
--- @column value        its value
--- @column what         what it bounds
--- @column role         'fires': the rule fires where its value reaches it, and severity is
---                      measured against it (one per rule; the reduce applies it to the per-rank
---                      candidates, pipeline/reduce.py, so another value reuses cached ranks);
---                      'classifies': it decides what is measured (part of a rank's cache key)
-CREATE TABLE IF NOT EXISTS rule_thresholds (rule VARCHAR, name VARCHAR, value DOUBLE, what VARCHAR,
-                                            role VARCHAR);
-INSERT INTO rule_thresholds
-SELECT * FROM (VALUES
-    ('data_loader_stall', 'pct_of_total', 10.0, 'GPU idle charged to data loading, % of the window', 'fires'),
-    ('straggler', 'wait_pct', 5.0, 'time other ranks wait in collectives for the last one, % of their window', 'fires'),
-    ('exposed_communication', 'pct_of_total', 10.0, 'communication transfer not overlapped by computation, % of the window', 'fires'),
-    ('host_bound', 'pct_of_total', 10.0, 'GPU idle waiting for the next launch while the host works, % of the window', 'fires'),
-    ('sync_on_critical_path', 'pct_of_total', 5.0, 'GPU idle from a synchronisation call''s return to the next GPU activity, % of the window', 'fires'),
-    ('pageable_memcpy', 'pct_of_total', 1.0, 'time in memcpy from / to pageable host memory, % of the window', 'fires'),
-    ('low_occupancy', 'occupancy_pct', 25.0, 'estimated achieved occupancy below which a kernel counts as low', 'classifies'),
-    ('low_occupancy', 'pct_of_compute', 20.0, 'share of computation time in low-occupancy kernels, %', 'fires'),
-    ('load_imbalance', 'pct_spread', 10.0, '(max − min) / mean of per-rank computation time, %', 'fires'),
-    ('missing_annotations', 'pct_unattributed', 50.0, 'GPU time owned by no module range, %', 'fires')
-) AS v(rule, name, value, what, role)
-WHERE NOT EXISTS (SELECT 1 FROM rule_thresholds);
-
 CREATE OR REPLACE MACRO threshold(r, n) AS
     (SELECT value FROM rule_thresholds WHERE rule = r AND name = n);
 

@@ -6,6 +6,7 @@ rank into a cache entry of Parquet files (``cache.py``), in this process or on D
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ class Opened:
     infos: list[dict]
     cache: Cache
     folders: list[str] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds: plan, maps, reduce
 
     @property
     def warnings(self) -> list[str]:
@@ -68,16 +70,20 @@ def open_trace(path: str | Path, options: RunOptions | None = None, engine: str 
 
     options = options or RunOptions()
     cache = Cache.open(options.cache_dir, enabled=options.cache)
+    t0 = time.perf_counter()
     try:
         plan = make_plan(path, cache, engine=engine, patterns=patterns, module_depth=module_depth,
                          trace_processor=trace_processor, classifying=classifying_thresholds(thresholds))
         versions = query_versions()
+        t1 = time.perf_counter()
         with map_progress(plan, options.progress) as tick:
             infos = run_maps(plan.tasks, cache, versions, options.workers,
                              scheduler_from_env(options.scheduler), tick, threads)
             tick(None)  # the reduce
+            t2 = time.perf_counter()
             con, folders = reduce_set(plan, infos, patterns, thresholds, before_rules)
     except BaseException:
         cache.close()
         raise
-    return Opened(con=con, plan=plan, infos=infos, cache=cache, folders=folders)
+    stages = {"plan": t1 - t0, "maps": t2 - t1, "reduce": time.perf_counter() - t2}
+    return Opened(con=con, plan=plan, infos=infos, cache=cache, folders=folders, stages=stages)

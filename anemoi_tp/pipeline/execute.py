@@ -17,18 +17,45 @@ from .rankmap import default_threads, map_rank
 Tick = Callable[[dict], None]
 
 
+def memory_budget(tasks: list[RankTask]) -> int:
+    """Bytes DuckDB may hold for the maps running at once, in all: 1.5 x the largest rank's
+    JSON (at least 256 MiB); beyond it a map spills to its temporary folder. With the
+    interpreter and the reduce, a run stays near 1.5 x the largest rank + 0.4 GB."""
+    largest = max((t.json_bytes_hint for t in tasks), default=0)
+    return max(int(1.5 * largest), 256 << 20)
+
+
 def run_maps(tasks: list[RankTask], cache: Cache, versions: dict[str, int], workers: int | None = None,
              scheduler: str | None = None, tick: Tick | None = None, threads: int | None = None) -> list[dict]:
     """Each task's entry summary, in task order; ``tick(summary)`` after each finished map.
-    ``threads``: DuckDB threads of an in-process map (default: one per core)."""
+
+    In this process the ranks are mapped ``concurrency`` at a time (one per core, at most one
+    per rank), each map a DuckDB database of its own with cores / concurrency threads and an
+    equal part of the memory budget (a rank's analyses parallelise less well than different
+    ranks do). ``threads``: DuckDB threads of each map, instead."""
     if scheduler is None and not workers:
-        out = []
-        for task in tasks:
-            info = map_rank(task, str(cache.root), cache.temporary, versions, threads=threads)
-            out.append(info)
+        cores = os.cpu_count() or 1
+        concurrency = max(1, min(len(tasks), cores))
+        per_map = threads or max(1, cores // concurrency)
+        limit = f"{memory_budget(tasks) // concurrency // (1 << 20)}MiB"
+        out: list[dict | None] = [None] * len(tasks)
+
+        def one(i: int) -> None:
+            out[i] = map_rank(tasks[i], str(cache.root), cache.temporary, versions, threads=per_map,
+                              memory_limit=limit)
             if tick:
-                tick(info)
-        return out
+                tick(out[i])
+
+        if concurrency == 1:
+            for i in range(len(tasks)):
+                one(i)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(concurrency) as pool:
+                for f in [pool.submit(one, i) for i in range(len(tasks))]:
+                    f.result()  # the first failure, in task order
+        return out  # type: ignore[return-value]
     return _run_dask(tasks, cache, versions, workers, scheduler, tick)
 
 
@@ -50,15 +77,16 @@ def _run_dask(tasks, cache, versions, workers, scheduler, tick) -> list[dict]:
                                            dashboard_address=None, silence_logs=40)
         client = distributed.Client(cluster)
         threads = default_threads(workers)
+        limit = f"{memory_budget(tasks) // workers // (1 << 20)}MiB"
     else:
         try:
             client = distributed.Client(scheduler, timeout="20s")
         except OSError as exc:
             raise InputError(None, f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-        threads = None  # the worker's own cores
+        threads, limit = None, None  # the worker's own cores and DuckDB's default memory limit
     try:
         futures = client.map(map_rank, tasks, cache_root=str(cache.root), cache_temporary=cache.temporary,
-                             versions=versions, threads=threads, pure=False)
+                             versions=versions, threads=threads, memory_limit=limit, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         out: list[dict | None] = [None] * len(tasks)
         for fut in distributed.as_completed(futures):

@@ -103,7 +103,8 @@ def _export(con, out: Path) -> dict[str, int]:
         if name in NOT_EXPORTED:
             continue
         path = out / f"{name}.parquet"
-        con.execute(f"COPY (SELECT {_columns(con, name)} FROM {name}) TO '{_quote(path)}' (FORMAT parquet)")
+        con.execute(f"COPY (SELECT {_columns(con, name)} FROM {name}) TO '{_quote(path)}' "
+                    "(FORMAT parquet, COMPRESSION zstd)")  # half the size of snappy, at the same cost
         rows[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
     return rows
 

@@ -238,8 +238,8 @@ def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top:
     worst first, with evidence, advice and a ui.perfetto.dev link. DESIGN.md defines every
     number; numbers a trace cannot support are shown as missing, with the reason.
     """
-    from .report.text import render_text
-    from .session import report_data, report_json, resolve_settings
+    from .progress import stage_status
+    from .session import report_data, resolve_settings
     from .writer import prepare_output
 
     target = prepare_output(output, [trace, config_file])
@@ -250,18 +250,10 @@ def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top:
         require_mlflow()  # before the work: a missing extra is one line, exit 2
     src = _open_set(trace, jobs, workers, scheduler, no_cache, patterns=patterns, thresholds=thresholds,
                     module_depth=module_depth)
-    data = report_data(src.con, patterns, thresholds, top=top, module_depth=module_depth,
-                       analysed=src.analysed)  # stored analyses of a .duckdb where current
-    if fmt == "json":
-        text = report_json(data)
-    elif fmt == "html":
-        from .report.render import render_html
-        text = render_html(data, top=top)
-    elif fmt == "markdown":
-        from .report.render import render_markdown
-        text = render_markdown(data, top=top)
-    else:
-        text = render_text(data, detailed=detailed, top=top)
+    with stage_status(f"{trace}: report"):
+        data = report_data(src.con, patterns, thresholds, top=top, module_depth=module_depth,
+                           analysed=src.analysed)  # stored analyses of a .duckdb where current
+        text = _render_report(data, fmt, detailed, top)
     _write_output(text, target)
     _say_wrote(output)
     if mlflow_uri is not None:
@@ -269,6 +261,22 @@ def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top:
         run_id, uri = log_report_files(data, tracking_uri_from(mlflow_uri), top=top,
                                        run_name=f"anemoi-tp {Path(trace).name}")
         click.echo(f"logged to MLflow run {run_id} ({uri})", err=True)
+
+
+def _render_report(data: dict, fmt: str, detailed: bool, top: int) -> str:
+    """The report in one format (one renderer each)."""
+    from .report.text import render_text
+    from .session import report_json
+
+    if fmt == "json":
+        return report_json(data)
+    if fmt == "html":
+        from .report.render import render_html
+        return render_html(data, top=top)
+    if fmt == "markdown":
+        from .report.render import render_markdown
+        return render_markdown(data, top=top)
+    return render_text(data, detailed=detailed, top=top)
 
 
 class NameValue(click.ParamType):

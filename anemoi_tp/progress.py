@@ -49,3 +49,31 @@ def load_progress(label: str, enabled: bool | None = None) -> Iterator[Callable[
     finally:
         stop.set()
         thread.join()
+
+
+@contextmanager
+def stage_status(label: str, enabled: bool | None = None) -> Iterator[None]:
+    """A spinner with ``label`` on stderr (a terminal only) while a stage without a measurable
+    size runs (the report after the reduce), after DELAY_S."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        yield
+        return
+    from rich.console import Console
+
+    stop = threading.Event()
+
+    def draw() -> None:
+        if stop.wait(DELAY_S):
+            return
+        with Console(stderr=True).status(label):
+            stop.wait()
+
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

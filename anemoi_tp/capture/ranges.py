@@ -6,12 +6,17 @@ exceptions) closes it.
 Backward: at the end of a module's forward, the autograd nodes it created are found from its
 outputs' ``grad_fn`` by sequence number (the per-thread counter that numbers nodes as they are
 created: the module's nodes are those numbered since its forward began; AccumulateGrad nodes
-of parameters carry no number and belong to nobody). A pre-hook on the output nodes opens the
+of parameters carry no number and belong to nobody, nor do view nodes that only relabel a
+gradient on its way to parameters, as nn.Linear's ``weight.t()``). A pre-hook on the output nodes opens the
 "bwd" range when the first of them runs; post-hooks on the module's *sinks* (its nodes none of
 whose next nodes are its own) close it when the last has run: every node of the module leads
 to a sink, which runs after it, so all its backward work lies inside. Inputs need not require
 grad, and a torch.compile'd submodule is one node like any other. A range still open when the
 backward ends (nodes pruned by ``torch.autograd.grad(inputs=…)``, an exception) is closed then.
+
+Only while a profiler is enabled on the thread are ranges opened (nobody records them
+otherwise; ``always=True`` opens them anyway); the hooks are registered in every step, as a
+profiler may start between a forward and its backward (Lightning steps its schedule there).
 
 Cost: the nodes are found when the outermost selected forward returns, for all the calls it
 made at once, inner calls first; each node is walked once: an enclosing call meets an inner
@@ -327,6 +332,7 @@ class _Recorder:
         sinks = []
         handled: set[int] = set()  # inner calls met in this walk
         todo = list(roots.values())
+        views = _VIEW_TYPES
         while todo:
             node = todo.pop()
             k = id(node)
@@ -359,7 +365,8 @@ class _Recorder:
                 if seq == _NO_SEQ:
                     continue
                 if seq >= start:
-                    if _param_view(n):
+                    # (the type test inline: a call per edge shows at ~150 nodes a step)
+                    if views.get(type(n), True) and _param_view(n):
                         continue
                     own = True
                     todo.append(n)

@@ -7,8 +7,9 @@ Backward: at the end of a module's forward, the autograd nodes it created are fo
 outputs' ``grad_fn`` by sequence number (the per-thread counter that numbers nodes as they are
 created: the module's nodes are those numbered since its forward began; AccumulateGrad nodes
 of parameters carry no number and belong to nobody, nor do view nodes that only relabel a
-gradient on its way to parameters, as nn.Linear's ``weight.t()``). A pre-hook on the output nodes opens the
-"bwd" range when the first of them runs; post-hooks on the module's *sinks* (its nodes none of
+gradient on its way to parameters, as nn.Linear's ``weight.t()``: no kernel, and one hook less
+per Linear). A pre-hook on the output nodes opens the "bwd" range when the first of them runs;
+post-hooks on the module's *sinks* (its nodes none of
 whose next nodes are its own) close it when the last has run: every node of the module leads
 to a sink, which runs after it, so all its backward work lies inside. Inputs need not require
 grad, and a torch.compile'd submodule is one node like any other. A range still open when the

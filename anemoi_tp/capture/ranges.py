@@ -6,12 +6,18 @@ exceptions) closes it.
 Backward: at the end of a module's forward, the autograd nodes it created are found from its
 outputs' ``grad_fn`` by sequence number (the per-thread counter that numbers nodes as they are
 created: the module's nodes are those numbered since its forward began; AccumulateGrad nodes
-of parameters carry no number and belong to nobody). A pre-hook on the output nodes opens the
-"bwd" range when the first of them runs; post-hooks on the module's *sinks* (its nodes none of
+of parameters carry no number and belong to nobody, nor do view nodes that only relabel a
+gradient on its way to parameters, as nn.Linear's ``weight.t()``: no kernel, and one hook less
+per Linear). A pre-hook on the output nodes opens the "bwd" range when the first of them runs;
+post-hooks on the module's *sinks* (its nodes none of
 whose next nodes are its own) close it when the last has run: every node of the module leads
 to a sink, which runs after it, so all its backward work lies inside. Inputs need not require
 grad, and a torch.compile'd submodule is one node like any other. A range still open when the
 backward ends (nodes pruned by ``torch.autograd.grad(inputs=…)``, an exception) is closed then.
+
+Only while a profiler is enabled on the thread are ranges opened (nobody records them
+otherwise; ``always=True`` opens them anyway); the hooks are registered in every step, as a
+profiler may start between a forward and its backward (Lightning steps its schedule there).
 
 Cost: the nodes are found when the outermost selected forward returns, for all the calls it
 made at once, inner calls first; each node is walked once: an enclosing call meets an inner
@@ -47,6 +53,35 @@ __all__ = ["module_ranges", "default_modules", "select_modules"]
 ANEMOI_PARTS = ("encoder", "processor", "decoder")
 _NO_SEQ = 2**64 - 1  # AccumulateGrad's sequence number: runs whenever ready, owned by nobody
 _CONTAINERS = (nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
+# Backward nodes of views that only relabel the gradient (no kernel): when such a node leads
+# only to parameters (AccumulateGrad) it is nobody's either, so a module's sinks are its real
+# nodes (nn.Linear's weight.t(): 5 sinks -> 3 per Anemoi-like block, each sink a Python hook)
+_VIEW_NODES = frozenset({
+    "TBackward0", "TransposeBackward0", "TransposeBackward1", "PermuteBackward0",
+    "UnsqueezeBackward0", "UnsqueezeBackward1", "SqueezeBackward0", "SqueezeBackward1",
+    "SqueezeBackward2", "SqueezeBackward3", "SqueezeBackward4", "AliasBackward0",
+})
+# node type -> _ACC (AccumulateGrad: never anybody's), _VIEW (in _VIEW_NODES) or _OTHER; the walk
+# tests each edge's type first: cheaper than a _sequence_nr() call on ~150 edges a step
+_ACC, _VIEW, _OTHER = 0, 1, 2
+_KINDS: dict[type, int] = {}
+
+
+def _kind(node: Any) -> int:
+    name = type(node).__name__
+    kind = _KINDS[type(node)] = (_ACC if name == "AccumulateGrad" else
+                                 _VIEW if name in _VIEW_NODES else _OTHER)
+    return kind
+
+
+def _param_view(node: Any) -> bool:
+    """A view node of ``_VIEW_NODES`` all of whose next nodes are AccumulateGrad (or None)."""
+    kind = _KINDS.get(type(node))
+    if kind is None:
+        kind = _kind(node)
+    if kind != _VIEW:
+        return False
+    return all(n is None or n._sequence_nr() == _NO_SEQ for n, _ in node.next_functions)
 
 try:  # torch >= 2.2
     _seq_now: Callable[[], int] = torch._C._autograd._get_sequence_nr
@@ -162,6 +197,16 @@ def _range_path(path: str) -> str:
     return re.sub(r"\s", "_", path) if path else "<root>"
 
 
+# thread-local, as the profiler's state: a C call, no Python frame
+_profiling: Callable[[], bool] = torch.autograd._profiler_enabled
+_OFF = object()  # the handle of a backward call started with no profiler on: no range
+try:  # torch >= 2.1
+    _graph_task_id: Callable[[], int] = torch._C._current_graph_task_id
+except AttributeError:  # pragma: no cover - older torch: one backward at a time per thread
+    def _graph_task_id() -> int:
+        return threading.get_ident()
+
+
 try:  # the C binding behind record_function (a "user_annotation" range), without its
     # Python layers: a fifth of the cost, which counts at ~4 ranges per module call
     _open: Callable[[str], Any] = torch._C._autograd._record_function_with_args_enter
@@ -173,7 +218,7 @@ except AttributeError:  # pragma: no cover - a torch without it
         return rf
 
     def _close(rf: Any) -> None:
-        _close(rf)
+        rf.__exit__(None, None, None)
 
 
 class _Stack(threading.local):
@@ -202,13 +247,16 @@ class _Call:
 
 
 class _Recorder:
-    def __init__(self, modules: list[tuple[str, nn.Module]]) -> None:
+    def __init__(self, modules: list[tuple[str, nn.Module]], always: bool = False) -> None:
         self.modules = modules
+        self.always = always
         self.handles: list[Any] = []
         self.fwd = _Stack()   # per thread: (module id, start seq, range, record) + summaries
         self.bwd = _Stack()   # per thread: open backward calls
-        self.live: set[_Call] = set()  # opened, not yet closed (closed on exit)
-        self.lock = threading.Lock()
+        # opened, not yet closed (closed on exit); set operations are atomic under the GIL
+        self.live: set[_Call] = set()
+        # graph task id -> calls opened in that backward: one end-of-backward callback each
+        self.backstops: dict[int, list[_Call]] = {}
 
     # ---------------------------------------------------------------- forward
     def install(self, model: nn.Module) -> None:
@@ -225,20 +273,29 @@ class _Recorder:
         for h in self.handles:
             h.remove()
         self.handles.clear()
-        with self.lock:
-            live = sorted(self.live, key=lambda c: -_depth(c))
+        live = sorted(list(self.live), key=lambda c: -_depth(c))
         for call in live:  # innermost first
             self._finish(call, force=True)
+        self.backstops.clear()
         for item in reversed(self.fwd.items):
-            _close(item[2])
+            if item[2] is not None:
+                _close(item[2])
         self.fwd.items.clear()
         self.fwd.summaries.clear()
         self.fwd.pending.clear()
 
     def _pre(self, name: str) -> Callable:
+        always = self.always
+
         def hook(module: nn.Module, args: Any) -> None:
+            # no profiler on this thread: a range would be recorded by nobody. The backward
+            # hooks are registered all the same: Lightning's profiler steps its schedule
+            # between training_step and backward, so a step's forward may run unrecorded
+            # and its backward recorded
+            on = always or _profiling()
             record = torch.is_grad_enabled() and not _in_backward()
-            self.fwd.items.append((id(module), _seq_now() if record else None, _open(name), record))
+            self.fwd.items.append((id(module), _seq_now() if record else None,
+                                   _open(name) if on else None, record))
         return hook
 
     def _post(self, bwd_name: str) -> Callable:
@@ -252,7 +309,8 @@ class _Recorder:
                     break
             else:  # pragma: no cover - the ranges were closed by remove()
                 return
-            _close(rf)
+            if rf is not None:
+                _close(rf)
             pending = self.fwd.pending
             if record and output is not None and torch.is_grad_enabled():
                 roots = {}
@@ -284,6 +342,7 @@ class _Recorder:
         sinks = []
         handled: set[int] = set()  # inner calls met in this walk
         todo = list(roots.values())
+        kinds = _KINDS
         while todo:
             node = todo.pop()
             k = id(node)
@@ -300,7 +359,8 @@ class _Recorder:
                         call.pending += 1
                     for n, seq in inner_exits:
                         if seq >= start:
-                            todo.append(n)
+                            if not _param_view(n):
+                                todo.append(n)
                         else:
                             exits[id(n)] = (n, seq)
                 if inner.parent is call:
@@ -311,10 +371,17 @@ class _Recorder:
             for n, _ in node.next_functions:
                 if n is None:
                     continue
+                kind = kinds.get(type(n))
+                if kind is None:
+                    kind = _kind(n)
+                if kind == _ACC:
+                    continue
                 seq = n._sequence_nr()
                 if seq == _NO_SEQ:
                     continue
                 if seq >= start:
+                    if kind == _VIEW and _param_view(n):
+                        continue
                     own = True
                     todo.append(n)
                 else:
@@ -350,15 +417,25 @@ class _Recorder:
             chain.append(c)
             c = c.parent
         stack = self.bwd.items
+        # backstop: close them when this backward ends, if their sinks did not all run (one
+        # callback per backward; it runs on the thread that called backward, maybe not this)
+        task = _graph_task_id()
+        batch = self.backstops.get(task)
+        if batch is None:
+            batch = self.backstops[task] = []
+            torch.autograd.Variable._execution_engine.queue_callback(
+                lambda: self._backstop(task))
+        on = self.always or _profiling()
         for c in reversed(chain):  # outermost first
-            c.handle = _open(c.name)
+            c.handle = _open(c.name) if on else _OFF
             c.stack = stack
             stack.append(c)
-            with self.lock:
-                self.live.add(c)
-            # backstop: close it when this backward ends, if its sinks did not all run
-            torch.autograd.Variable._execution_engine.queue_callback(
-                lambda c=c: self._finish(c, force=True))
+            self.live.add(c)
+            batch.append(c)
+
+    def _backstop(self, task: int) -> None:
+        for c in reversed(self.backstops.pop(task, ())):  # innermost first
+            self._finish(c, force=True)
 
     def _closer(self, call: _Call) -> Callable:
         def posthook(grad_inputs: Any, grad_outputs: Any) -> None:
@@ -376,16 +453,16 @@ class _Recorder:
             # close in stack order: a call under a still open one waits for it
             while stack and stack[-1].done:
                 c = stack.pop()
-                _close(c.handle)
-                with self.lock:
-                    self.live.discard(c)
+                if c.handle is not _OFF:
+                    _close(c.handle)
+                self.live.discard(c)
             if force and call in stack:  # leaving: close everything down to it
                 while stack:
                     c = stack.pop()
                     c.done = True
-                    _close(c.handle)
-                    with self.lock:
-                        self.live.discard(c)
+                    if c.handle is not _OFF:
+                        _close(c.handle)
+                    self.live.discard(c)
                     if c is call:
                         break
         # the enclosing call counted this one as a pending item
@@ -415,13 +492,19 @@ def _tensors(obj: Any) -> Iterator[torch.Tensor]:
 
 
 @contextmanager
-def module_ranges(model: nn.Module, include: Any = None,
-                  depth: int | None = None) -> Iterator[list[str]]:
+def module_ranges(model: nn.Module, include: Any = None, depth: int | None = None,
+                  always: bool = False) -> Iterator[list[str]]:
     """Emit "<Class> <path> fwd" / "<Class> <path> bwd" ranges for the chosen modules of
     ``model`` (see ``select_modules``) while the block runs; yields the chosen paths.
-    The hooks are removed, and ranges still open closed, on exit."""
+    The hooks are removed, and ranges still open closed, on exit.
+
+    By default a forward call gets its ranges (and its backward its hooks) only while a
+    profiler is enabled on the thread (``torch.autograd._profiler_enabled()``), as a range
+    opened otherwise is recorded by nobody; the other steps of a run pay a check per call.
+    always: emit them anyway, for other consumers of ``record_function`` ranges (an execution
+    trace observer, an on-demand (global) Kineto session)."""
     chosen = select_modules(model, include, depth)
-    rec = _Recorder(chosen)
+    rec = _Recorder(chosen, always)
     rec.install(model)
     try:
         yield [p for p, _ in chosen]

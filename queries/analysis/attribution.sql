@@ -1,4 +1,4 @@
--- analysis/attribution.sql (version 3): the window split between owners, per dimension.
+-- analysis/attribution.sql (version 4): the window split between owners, per dimension.
 -- Reads: gpu_owners, host_ranges, module_layers, analysis_window.   Used by: phases, modules, annotations.
 --
 -- DESIGN.md: at each instant of the window, if GPU activity runs, the instant goes to the
@@ -16,6 +16,12 @@
 -- island at t. F(t) = ∫ 1/k over the GPU-busy part of [window start, t); an island's share
 -- is F(end) − F(start), and the time it shares with other owners is the same integral of
 -- [k ≥ 2]. Idle stretches (k = 0) take the host range open over them.
+-- How, cheaply: owners are numbered; each (rank, dim)'s island edges (intervals/islands.sql)
+-- form one sweep, sorted once per rank, in which k is the running sum of the edges and F, G
+-- the running sums of len/k and len·[k ≥ 2] up to each edge. An owner's share is the sum of
+-- F over its island ends minus its island starts (no join back to the segments). F is summed
+-- as an integer in units of 1/720720 ns (720720 = lcm(1..16): exact for up to 16 owners at
+-- once, so the result is the same whatever the order of the sums).
 --
 -- @table owned_activity  GPU activity clipped to the window, once per dimension
 -- @column rank         rank
@@ -67,51 +73,67 @@ CROSS JOIN LATERAL (
 CREATE OR REPLACE TEMP TABLE attr_host_owner AS SELECT * FROM clip_to_window(attr_host_ranges);
 
 CREATE OR REPLACE TEMP TABLE attr_dims AS
-SELECT w.rank, d.dim, w.ts AS w0, w.end_ts AS w1,
+SELECT w.rank, d.dim, d.dim_no, w.ts AS w0, w.end_ts AS w1,
        row_number() OVER (ORDER BY w.rank, d.dim) AS track
 FROM analysis_window w
-CROSS JOIN (VALUES ('phase'), ('module'), ('module_dir'), ('annotation'), ('layer')) d(dim)
+CROSS JOIN (VALUES ('phase', 0), ('module', 1), ('layer', 2), ('module_dir', 3), ('annotation', 4)) d(dim, dim_no)
 WHERE w.ts IS NOT NULL;
 
--- per owner, the union of its activities (and of its communication activities)
+-- owners as numbers (the sweep sorts and groups on them); grp = owner · 2 + 1 for the union
+-- of the owner's communication activities, · 2 for the union of all its activities
+CREATE OR REPLACE TEMP TABLE attr_owners AS
+SELECT row_number() OVER (ORDER BY d.dim_no, o.owner) AS owner_no, d.dim, d.dim_no, o.owner
+FROM (SELECT DISTINCT dim, owner FROM owned_activity) o
+JOIN (SELECT DISTINCT dim, dim_no FROM attr_dims) d USING (dim);
 CREATE OR REPLACE TEMP TABLE attr_owned AS
-SELECT rank, {'dim': dim, 'owner': owner, 'comm_only': false} AS grp, ts, end_ts FROM owned_activity
+SELECT a.rank, o.owner_no * 2 AS grp, a.ts, a.end_ts
+FROM owned_activity a JOIN attr_owners o USING (dim, owner)
 UNION ALL
-SELECT rank, {'dim': dim, 'owner': owner, 'comm_only': true}, ts, end_ts FROM owned_activity
-WHERE class = 'communication';
-CREATE OR REPLACE TEMP TABLE attr_islands AS
-SELECT rank, grp.dim AS dim, grp.owner AS owner, grp.comm_only AS comm_only, ts AS s, end_ts AS e
-FROM busy_islands(attr_owned);
+SELECT a.rank, o.owner_no * 2 + 1, a.ts, a.end_ts
+FROM owned_activity a JOIN attr_owners o USING (dim, owner)
+WHERE a.class = 'communication';
 
--- elementary segments: k owners busy from t for len ns; f and g integrate 1/k and [k >= 2]
-CREATE OR REPLACE TEMP TABLE attr_segments AS
-WITH points AS (
-    SELECT rank, dim, t, sum(delta) AS delta
-    FROM (
-        SELECT rank, dim, s AS t, 1 AS delta FROM attr_islands WHERE NOT comm_only
-        UNION ALL SELECT rank, dim, e, -1 FROM attr_islands WHERE NOT comm_only
-        UNION ALL SELECT rank, dim, w0, 0 FROM attr_dims
-        UNION ALL SELECT rank, dim, w1, 0 FROM attr_dims
-        UNION ALL SELECT rank, dim, ts, 0 FROM attr_host_owner
-        UNION ALL SELECT rank, dim, end_ts, 0 FROM attr_host_owner
-    )
-    GROUP BY rank, dim, t
+-- The sweep of each (rank, dim): island edges (kdelta ±1; cdelta ±1 for communication
+-- islands), the window's bounds and the host ranges' bounds (they cut idle stretches). Per
+-- row: k after it (the running sum of kdelta), len to the next row, and f, g: the integrals
+-- of 1/k (units of 1/720720 ns) and of [k ≥ 2] before it. Rows at the same t get the same f
+-- and g: only the last of them has len > 0. Both windows use one total order (rows equal in
+-- it are bounds without owner, interchangeable), so that "the last of them" is the same row.
+CREATE OR REPLACE TEMP TABLE attr_sweep AS
+WITH edges AS (
+    SELECT e.rank, o.dim_no, e.t, o.owner_no,
+           CASE WHEN e.grp % 2 = 0 THEN e.edge ELSE 0 END AS kdelta,
+           CASE WHEN e.grp % 2 = 1 THEN e.edge ELSE 0 END AS cdelta
+    FROM island_edges(attr_owned) e JOIN attr_owners o ON o.owner_no = e.grp // 2
+    UNION ALL
+    SELECT rank, dim_no, w0, NULL, 0, 0 FROM attr_dims
+    UNION ALL
+    SELECT rank, dim_no, w1, NULL, 0, 0 FROM attr_dims
+    UNION ALL
+    SELECT h.rank, d.dim_no, t, NULL, 0, 0
+    FROM attr_host_owner h JOIN attr_dims d USING (rank, dim), LATERAL (VALUES (h.ts), (h.end_ts)) v(t)
 ),
 running AS (
-    SELECT rank, dim, t, lead(t) OVER (PARTITION BY rank, dim ORDER BY t) - t AS len,
-           sum(delta) OVER (PARTITION BY rank, dim ORDER BY t ROWS UNBOUNDED PRECEDING) AS k
-    FROM points
+    SELECT *, sum(kdelta) OVER (PARTITION BY rank ORDER BY dim_no, t, owner_no, kdelta, cdelta ROWS UNBOUNDED PRECEDING) AS k,
+           CASE WHEN lead(dim_no) OVER (PARTITION BY rank ORDER BY dim_no, t, owner_no, kdelta, cdelta) = dim_no
+                THEN lead(t) OVER (PARTITION BY rank ORDER BY dim_no, t, owner_no, kdelta, cdelta) - t END AS len
+    FROM edges
+),
+parts AS (
+    SELECT *, CASE WHEN k > 0 AND len > 0 THEN len * (720720 // k) ELSE 0 END AS df,
+           CASE WHEN k > 1 THEN len ELSE 0 END AS dg
+    FROM running
 )
-SELECT r.rank, r.dim, r.t, r.len, r.k, d.track, tkey(d.track, r.t) AS tk,
-       coalesce(sum(CASE WHEN r.k > 0 THEN r.len / r.k ELSE 0 END) OVER w_before, 0) AS f,
-       coalesce(sum(CASE WHEN r.k > 1 THEN r.len ELSE 0 END) OVER w_before, 0) AS g,
-       (r.k = 0 AND r.len > 0 AND r.t >= d.w0 AND r.t < d.w1) AS idle
-FROM running r JOIN attr_dims d USING (rank, dim)
-WINDOW w_before AS (PARTITION BY r.rank, r.dim ORDER BY r.t
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING);
+SELECT rank, dim_no, t, owner_no, kdelta, cdelta, k, len,
+       sum(df) OVER w - df AS f, sum(dg) OVER w - dg AS g
+FROM parts
+WINDOW w AS (PARTITION BY rank ORDER BY dim_no, t, owner_no, kdelta, cdelta ROWS UNBOUNDED PRECEDING);
 
+-- idle stretches (k = 0) of the dimensions with host ranges, for the innermost range over them
 CREATE OR REPLACE TEMP TABLE attr_idle AS
-SELECT rank, dim, t, len, tk AS k, tk AS point_id FROM attr_segments WHERE idle;
+SELECT s.rank, d.dim, s.t, s.len, tkey(d.track, s.t) AS k, tkey(d.track, s.t) AS point_id
+FROM attr_sweep s JOIN attr_dims d USING (rank, dim_no)
+WHERE s.k = 0 AND s.len > 0 AND d.dim IN ('phase', 'module', 'layer');
 CREATE OR REPLACE TEMP TABLE attr_host_keys AS
 SELECT row_number() OVER (ORDER BY h.rank, h.dim, h.range_id) AS range_id, h.owner,
        h.own_ts AS ts, h.own_end AS end_ts, h.range_id AS event_id,
@@ -119,24 +141,19 @@ SELECT row_number() OVER (ORDER BY h.rank, h.dim, h.range_id) AS range_id, h.own
 FROM attr_host_owner h JOIN attr_dims d USING (rank, dim);
 
 CREATE OR REPLACE TABLE attribution AS
-WITH island_parts AS (
-    SELECT i.rank, i.dim, i.owner,
-           sum(pe.f - ps.f) AS share_ns, sum(pe.g - ps.g) AS overlapped_ns,
-           sum(i.e - i.s) AS gpu_ns
-    FROM attr_islands i
-    JOIN attr_segments ps ON ps.rank = i.rank AND ps.dim = i.dim AND ps.t = i.s
-    JOIN attr_segments pe ON pe.rank = i.rank AND pe.dim = i.dim AND pe.t = i.e
-    WHERE NOT i.comm_only
+WITH owner_parts AS (
+    SELECT s.rank, o.dim, o.owner,
+           sum(-s.kdelta * s.f) AS f_sum, sum(-s.kdelta * s.g) AS overlapped_ns,
+           sum(-s.kdelta * s.t) AS gpu_ns, sum(-s.cdelta * s.f) AS comm_f
+    FROM attr_sweep s JOIN attr_owners o USING (owner_no)
     GROUP BY ALL
 ),
--- F at any instant: F at the last point before it plus the part of that segment
-comm_parts AS (
-    SELECT c.rank, c.dim, c.owner,
-           sum((pe.f + (c.e - pe.t) / pe.k) - (ps.f + (c.s - ps.t) / ps.k)) AS comm_ns
-    FROM (SELECT * FROM attr_islands WHERE comm_only) c
-    ASOF JOIN attr_segments ps ON ps.rank = c.rank AND ps.dim = c.dim AND c.s >= ps.t
-    ASOF JOIN attr_segments pe ON pe.rank = c.rank AND pe.dim = c.dim AND c.e > pe.t
-    GROUP BY ALL
+island_parts AS (
+    -- back from units of 1/720720 ns: whole ns, then the fraction (exact where it is exact)
+    SELECT rank, dim, owner, overlapped_ns, gpu_ns,
+           (f_sum // 720720)::DOUBLE + (f_sum % 720720)::DOUBLE / 720720 AS share_ns,
+           (comm_f // 720720)::DOUBLE + (comm_f % 720720)::DOUBLE / 720720 AS comm_ns
+    FROM owner_parts
 ),
 -- idle stretches go to the innermost host range of the dimension open over them
 idle_owner AS (
@@ -150,15 +167,20 @@ idle_parts AS (
     FROM attr_idle i
     LEFT JOIN idle_owner o USING (rank, dim, t)
     GROUP BY ALL
+    UNION ALL
+    -- no host ranges in these dimensions: idle time is elsewhere's
+    SELECT s.rank, d.dim, 'elsewhere', sum(s.len)
+    FROM attr_sweep s JOIN attr_dims d USING (rank, dim_no)
+    WHERE s.k = 0 AND s.len > 0 AND d.dim NOT IN ('phase', 'module', 'layer')
+    GROUP BY ALL
 )
 SELECT rank, dim, owner,
        coalesce(ip.share_ns, 0) + coalesce(d.idle_ns, 0) AS duration_ns,
        coalesce(ip.share_ns, 0) AS share_ns,
        coalesce(d.idle_ns, 0) AS idle_ns,
-       coalesce(c.comm_ns, 0) AS comm_ns,
+       coalesce(ip.comm_ns, 0) AS comm_ns,
        coalesce(ip.gpu_ns, 0) AS gpu_ns,
        coalesce(ip.overlapped_ns, 0) AS overlapped_ns
 FROM island_parts ip
 FULL OUTER JOIN idle_parts d USING (rank, dim, owner)
-LEFT JOIN comm_parts c USING (rank, dim, owner)
-ORDER BY rank, dim, duration_ns DESC;
+ORDER BY rank, dim, duration_ns DESC, owner;

@@ -1,4 +1,4 @@
--- analysis/attribution.sql (version 4): the window split between owners, per dimension.
+-- analysis/attribution.sql (version 5): the window split between owners, per dimension.
 -- Reads: gpu_owners, host_ranges, module_layers, analysis_window.   Used by: phases, modules, annotations.
 --
 -- DESIGN.md: at each instant of the window, if GPU activity runs, the instant goes to the
@@ -16,12 +16,16 @@
 -- island at t. F(t) = ∫ 1/k over the GPU-busy part of [window start, t); an island's share
 -- is F(end) − F(start), and the time it shares with other owners is the same integral of
 -- [k ≥ 2]. Idle stretches (k = 0) take the host range open over them.
--- How, cheaply: owners are numbered; each (rank, dim)'s island edges (intervals/islands.sql)
--- form one sweep, sorted once per rank, in which k is the running sum of the edges and F, G
--- the running sums of len/k and len·[k ≥ 2] up to each edge. An owner's share is the sum of
--- F over its island ends minus its island starts (no join back to the segments). F is summed
--- as an integer in units of 1/720720 ns (720720 = lcm(1..16): exact for up to 16 owners at
--- once, so the result is the same whatever the order of the sums).
+-- How, cheaply: an activity that overlaps no other one of its rank (lone_intervals, the
+-- common case on one stream) has k = 1 over its length in every dimension: it adds its length
+-- to its owner's share and union, and needs no sweep. The other activities: owners are
+-- numbered; each (rank, dim)'s island edges (intervals/islands.sql) form one sweep, sorted
+-- once per rank, in which k is the running sum of the edges and F, G the running sums of len/k
+-- and len·[k ≥ 2] up to each edge. An owner's share is the sum of F over its island ends minus
+-- its island starts (no join back to the segments). F is summed as an integer in units of
+-- 1/720720 ns (720720 = lcm(1..16): exact for up to 16 owners at once, so the result is the
+-- same whatever the order of the sums). Idle stretches: a second, lighter sweep per dimension
+-- with host ranges over the rank's busy islands and the host ranges' bounds.
 --
 -- @table owned_activity  GPU activity clipped to the window, once per dimension
 -- @column rank         rank
@@ -79,49 +83,57 @@ FROM analysis_window w
 CROSS JOIN (VALUES ('phase', 0), ('module', 1), ('layer', 2), ('module_dir', 3), ('annotation', 4)) d(dim, dim_no)
 WHERE w.ts IS NOT NULL;
 
--- owners as numbers (the sweep sorts and groups on them); grp = owner · 2 + 1 for the union
--- of the owner's communication activities, · 2 for the union of all its activities
+-- owners as numbers (the sweep sorts and groups on them)
 CREATE OR REPLACE TEMP TABLE attr_owners AS
-SELECT row_number() OVER (ORDER BY d.dim_no, o.owner) AS owner_no, d.dim, d.dim_no, o.owner
+SELECT row_number() OVER (ORDER BY d.dim_no, o.owner)::INTEGER AS owner_no, d.dim, d.dim_no, o.owner
 FROM (SELECT DISTINCT dim, owner FROM owned_activity) o
 JOIN (SELECT DISTINCT dim, dim_no FROM attr_dims) d USING (dim);
-CREATE OR REPLACE TEMP TABLE attr_owned AS
-SELECT a.rank, o.owner_no * 2 AS grp, a.ts, a.end_ts
-FROM owned_activity a JOIN attr_owners o USING (dim, owner)
-UNION ALL
-SELECT a.rank, o.owner_no * 2 + 1, a.ts, a.end_ts
-FROM owned_activity a JOIN attr_owners o USING (dim, owner)
-WHERE a.class = 'communication';
 
--- The sweep of each (rank, dim): island edges (kdelta ±1; cdelta ±1 for communication
--- islands), the window's bounds and the host ranges' bounds (they cut idle stretches). Per
--- row: k after it (the running sum of kdelta), len to the next row, and f, g: the integrals
--- of 1/k (units of 1/720720 ns) and of [k ≥ 2] before it. Rows at the same t get the same f
--- and g: only the last of them has len > 0. Both windows use one total order (rows equal in
--- it are bounds without owner, interchangeable), so that "the last of them" is the same row.
+-- every activity once (each has a phase), and those that overlap no other one of their rank
+CREATE OR REPLACE TEMP TABLE attr_activities AS
+SELECT rank, 0 AS grp, ts, end_ts FROM owned_activity WHERE dim = 'phase';
+CREATE OR REPLACE TEMP TABLE attr_lone AS
+SELECT DISTINCT rank, ts, end_ts, true AS lone FROM lone_intervals(attr_activities);
+CREATE OR REPLACE TEMP TABLE attr_owned_all AS
+SELECT a.rank, o.owner_no, o.dim_no, a.class = 'communication' AS comm, a.ts, a.end_ts,
+       coalesce(l.lone, false) AS lone
+FROM owned_activity a JOIN attr_owners o USING (dim, owner)
+LEFT JOIN attr_lone l USING (rank, ts, end_ts);
+-- lone activities: k = 1 over their length
+CREATE OR REPLACE TEMP TABLE attr_lone_parts AS
+SELECT rank, owner_no, sum(end_ts - ts) AS len, sum(end_ts - ts) FILTER (WHERE comm) AS comm_len
+FROM attr_owned_all WHERE lone
+GROUP BY rank, owner_no;
+-- the others, per owner: grp = owner · 2 for the union of its activities, + 1 for the union
+-- of its communication activities
+CREATE OR REPLACE TEMP TABLE attr_owned AS
+SELECT rank, owner_no * 2 AS grp, ts, end_ts FROM attr_owned_all WHERE NOT lone
+UNION ALL
+SELECT rank, owner_no * 2 + 1, ts, end_ts FROM attr_owned_all WHERE NOT lone AND comm;
+
+-- The sweep of each (rank, dim) over the islands of concurrent work: kdelta ±1 at island
+-- edges (cdelta ±1 at communication islands' edges). Per row: k after it (the running sum of
+-- kdelta), len to the next row, and f, g: the integrals of 1/k (units of 1/720720 ns) and of
+-- [k ≥ 2] before it. Rows at the same t get the same f and g: only the last of them has
+-- len > 0. Both windows use one total order (an owner's edges at one t differ in kdelta or
+-- cdelta), so that "the last of them" is the same row.
 CREATE OR REPLACE TEMP TABLE attr_sweep AS
 WITH edges AS (
     SELECT e.rank, o.dim_no, e.t, o.owner_no,
-           CASE WHEN e.grp % 2 = 0 THEN e.edge ELSE 0 END AS kdelta,
-           CASE WHEN e.grp % 2 = 1 THEN e.edge ELSE 0 END AS cdelta
+           CASE WHEN e.grp % 2 = 0 THEN e.edge ELSE 0 END::TINYINT AS kdelta,
+           CASE WHEN e.grp % 2 = 1 THEN e.edge ELSE 0 END::TINYINT AS cdelta
     FROM island_edges(attr_owned) e JOIN attr_owners o ON o.owner_no = e.grp // 2
-    UNION ALL
-    SELECT rank, dim_no, w0, NULL, 0, 0 FROM attr_dims
-    UNION ALL
-    SELECT rank, dim_no, w1, NULL, 0, 0 FROM attr_dims
-    UNION ALL
-    SELECT h.rank, d.dim_no, t, NULL, 0, 0
-    FROM attr_host_owner h JOIN attr_dims d USING (rank, dim), LATERAL (VALUES (h.ts), (h.end_ts)) v(t)
 ),
 running AS (
-    SELECT *, sum(kdelta) OVER (PARTITION BY rank ORDER BY dim_no, t, owner_no, kdelta, cdelta ROWS UNBOUNDED PRECEDING) AS k,
+    SELECT *, sum(kdelta) OVER (PARTITION BY rank ORDER BY dim_no, t, owner_no, kdelta, cdelta
+                                ROWS UNBOUNDED PRECEDING)::INTEGER AS k,
            CASE WHEN lead(dim_no) OVER (PARTITION BY rank ORDER BY dim_no, t, owner_no, kdelta, cdelta) = dim_no
                 THEN lead(t) OVER (PARTITION BY rank ORDER BY dim_no, t, owner_no, kdelta, cdelta) - t END AS len
     FROM edges
 ),
 parts AS (
-    SELECT *, CASE WHEN k > 0 AND len > 0 THEN len * (720720 // k) ELSE 0 END AS df,
-           CASE WHEN k > 1 THEN len ELSE 0 END AS dg
+    SELECT *, CASE WHEN k > 0 AND len > 0 THEN len * (720720 // k) ELSE 0 END::BIGINT AS df,
+           CASE WHEN k > 1 THEN len ELSE 0 END::BIGINT AS dg
     FROM running
 )
 SELECT rank, dim_no, t, owner_no, kdelta, cdelta, k, len,
@@ -129,11 +141,27 @@ SELECT rank, dim_no, t, owner_no, kdelta, cdelta, k, len,
 FROM parts
 WINDOW w AS (PARTITION BY rank ORDER BY dim_no, t, owner_no, kdelta, cdelta ROWS UNBOUNDED PRECEDING);
 
--- idle stretches (k = 0) of the dimensions with host ranges, for the innermost range over them
+-- Idle stretches of the dimensions with host ranges: the gaps between the rank's busy islands
+-- (every activity has an owner there), cut at the window's and the host ranges' bounds.
 CREATE OR REPLACE TEMP TABLE attr_idle AS
-SELECT s.rank, d.dim, s.t, s.len, tkey(d.track, s.t) AS k, tkey(d.track, s.t) AS point_id
-FROM attr_sweep s JOIN attr_dims d USING (rank, dim_no)
-WHERE s.k = 0 AND s.len > 0 AND d.dim IN ('phase', 'module', 'layer');
+WITH busy AS (SELECT rank, t, edge FROM island_edges(attr_activities)),
+points AS (
+    SELECT d.rank, d.dim, d.track, b.t, b.edge AS delta
+    FROM busy b JOIN attr_dims d USING (rank) WHERE d.dim IN ('phase', 'module', 'layer')
+    UNION ALL SELECT rank, dim, track, w0, 0 FROM attr_dims WHERE dim IN ('phase', 'module', 'layer')
+    UNION ALL SELECT rank, dim, track, w1, 0 FROM attr_dims WHERE dim IN ('phase', 'module', 'layer')
+    UNION ALL SELECT h.rank, h.dim, d.track, h.ts, 0 FROM attr_host_owner h JOIN attr_dims d USING (rank, dim)
+    UNION ALL SELECT h.rank, h.dim, d.track, h.end_ts, 0 FROM attr_host_owner h JOIN attr_dims d USING (rank, dim)
+),
+running AS (
+    SELECT rank, dim, track, t,
+           sum(delta) OVER (PARTITION BY rank ORDER BY track, t, delta ROWS UNBOUNDED PRECEDING) AS k,
+           CASE WHEN lead(track) OVER (PARTITION BY rank ORDER BY track, t, delta) = track
+                THEN lead(t) OVER (PARTITION BY rank ORDER BY track, t, delta) - t END AS len
+    FROM points
+)
+SELECT rank, dim, t, len, tkey(track, t) AS k, tkey(track, t) AS point_id
+FROM running WHERE k = 0 AND len > 0;
 CREATE OR REPLACE TEMP TABLE attr_host_keys AS
 SELECT row_number() OVER (ORDER BY h.rank, h.dim, h.range_id) AS range_id, h.owner,
        h.own_ts AS ts, h.own_end AS end_ts, h.range_id AS event_id,
@@ -141,12 +169,21 @@ SELECT row_number() OVER (ORDER BY h.rank, h.dim, h.range_id) AS range_id, h.own
 FROM attr_host_owner h JOIN attr_dims d USING (rank, dim);
 
 CREATE OR REPLACE TABLE attribution AS
-WITH owner_parts AS (
-    SELECT s.rank, o.dim, o.owner,
-           sum(-s.kdelta * s.f) AS f_sum, sum(-s.kdelta * s.g) AS overlapped_ns,
-           sum(-s.kdelta * s.t) AS gpu_ns, sum(-s.cdelta * s.f) AS comm_f
-    FROM attr_sweep s JOIN attr_owners o USING (owner_no)
-    GROUP BY ALL
+WITH swept AS (
+    SELECT rank, owner_no,
+           sum(-kdelta * f) AS f_sum, sum(-kdelta * g) AS overlapped_ns,
+           sum(-kdelta * t) AS gpu_ns, sum(-cdelta * f) AS comm_f
+    FROM attr_sweep
+    GROUP BY rank, owner_no
+),
+owner_parts AS (
+    SELECT rank, owner_no, o.dim, o.owner,
+           coalesce(s.f_sum, 0) + coalesce(l.len, 0) * 720720 AS f_sum,
+           coalesce(s.comm_f, 0) + coalesce(l.comm_len, 0) * 720720 AS comm_f,
+           coalesce(s.gpu_ns, 0) + coalesce(l.len, 0) AS gpu_ns,
+           coalesce(s.overlapped_ns, 0) AS overlapped_ns
+    FROM swept s FULL OUTER JOIN attr_lone_parts l USING (rank, owner_no)
+    JOIN attr_owners o USING (owner_no)
 ),
 island_parts AS (
     -- back from units of 1/720720 ns: whole ns, then the fraction (exact where it is exact)
@@ -168,11 +205,17 @@ idle_parts AS (
     LEFT JOIN idle_owner o USING (rank, dim, t)
     GROUP BY ALL
     UNION ALL
-    -- no host ranges in these dimensions: idle time is elsewhere's
-    SELECT s.rank, d.dim, 'elsewhere', sum(s.len)
-    FROM attr_sweep s JOIN attr_dims d USING (rank, dim_no)
-    WHERE s.k = 0 AND s.len > 0 AND d.dim NOT IN ('phase', 'module', 'layer')
-    GROUP BY ALL
+    -- no host ranges in these dimensions: the window less the union of their work is elsewhere's
+    SELECT d.rank, d.dim, 'elsewhere', (d.w1 - d.w0) - coalesce(b.busy, 0) AS idle_ns
+    FROM attr_dims d
+    LEFT JOIN (
+        SELECT rank, dim_no, sum(len) AS busy FROM (
+            SELECT rank, dim_no, len FROM attr_sweep WHERE k > 0 AND len > 0
+            UNION ALL
+            SELECT l.rank, o.dim_no, l.len FROM attr_lone_parts l JOIN attr_owners o USING (owner_no)
+        ) GROUP BY rank, dim_no
+    ) b USING (rank, dim_no)
+    WHERE d.dim NOT IN ('phase', 'module', 'layer') AND (d.w1 - d.w0) - coalesce(b.busy, 0) > 0
 )
 SELECT rank, dim, owner,
        coalesce(ip.share_ns, 0) + coalesce(d.idle_ns, 0) AS duration_ns,

@@ -1,4 +1,4 @@
--- intervals/islands.sql (version 2): busy islands (unions of intervals), their edges, the gaps between.
+-- intervals/islands.sql (version 3): busy islands (unions of intervals), their edges, the gaps between.
 -- Reads: the table given.   Used by: gpu_time, attribution, rules, report.
 --
 -- busy_islands(t): table t has columns rank, grp (any value: what is unioned together), ts,
@@ -65,3 +65,21 @@ WHERE end_before IS NULL OR end_before < base + ts
 UNION ALL
 SELECT rank, grp, (end_upto - base)::BIGINT, -1 FROM runs
 WHERE next_start IS NULL OR next_start > end_upto;
+
+-- lone_intervals(t): the intervals of table t (columns rank, ts, end_ts) that overlap no other
+-- interval of their rank (touching is not overlapping). Such an interval is the only one
+-- running over its length, so a sweep over concurrent work can leave it out. Two equal
+-- intervals overlap, so (rank, ts, end_ts) names a lone interval.
+--
+-- @column rank         rank
+-- @column ts           start, ns
+-- @column end_ts       end, ns
+CREATE OR REPLACE MACRO lone_intervals(t) AS TABLE
+SELECT rank, ts, end_ts FROM (
+    SELECT rank, ts, end_ts,
+           max(end_ts) OVER (PARTITION BY rank ORDER BY ts, end_ts
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS end_before,
+           lead(ts) OVER (PARTITION BY rank ORDER BY ts, end_ts) AS next_start
+    FROM query_table(t) WHERE end_ts > ts
+)
+WHERE (end_before IS NULL OR end_before <= ts) AND (next_start IS NULL OR next_start >= end_ts);

@@ -1,4 +1,4 @@
--- analysis/attribution.sql (version 5): the window split between owners, per dimension.
+-- analysis/attribution.sql (version 6): the window split between owners, per dimension.
 -- Reads: gpu_owners, host_ranges, module_layers, analysis_window.   Used by: phases, modules, annotations.
 --
 -- DESIGN.md: at each instant of the window, if GPU activity runs, the instant goes to the
@@ -142,16 +142,20 @@ FROM parts
 WINDOW w AS (PARTITION BY rank ORDER BY dim_no, t, owner_no, kdelta, cdelta ROWS UNBOUNDED PRECEDING);
 
 -- Idle stretches of the dimensions with host ranges: the gaps between the rank's busy islands
--- (every activity has an owner there), cut at the window's and the host ranges' bounds.
+-- (every activity has an owner there), cut at the window's and the host ranges' bounds. 'layer'
+-- has the ranges of 'module' (the same module ranges, other owners): its stretches, and the
+-- range over each, are those of 'module'.
 CREATE OR REPLACE TEMP TABLE attr_idle AS
 WITH busy AS (SELECT rank, t, edge FROM island_edges(attr_activities)),
 points AS (
     SELECT d.rank, d.dim, d.track, b.t, b.edge AS delta
-    FROM busy b JOIN attr_dims d USING (rank) WHERE d.dim IN ('phase', 'module', 'layer')
-    UNION ALL SELECT rank, dim, track, w0, 0 FROM attr_dims WHERE dim IN ('phase', 'module', 'layer')
-    UNION ALL SELECT rank, dim, track, w1, 0 FROM attr_dims WHERE dim IN ('phase', 'module', 'layer')
+    FROM busy b JOIN attr_dims d USING (rank) WHERE d.dim IN ('phase', 'module')
+    UNION ALL SELECT rank, dim, track, w0, 0 FROM attr_dims WHERE dim IN ('phase', 'module')
+    UNION ALL SELECT rank, dim, track, w1, 0 FROM attr_dims WHERE dim IN ('phase', 'module')
     UNION ALL SELECT h.rank, h.dim, d.track, h.ts, 0 FROM attr_host_owner h JOIN attr_dims d USING (rank, dim)
+    WHERE h.dim IN ('phase', 'module')
     UNION ALL SELECT h.rank, h.dim, d.track, h.end_ts, 0 FROM attr_host_owner h JOIN attr_dims d USING (rank, dim)
+    WHERE h.dim IN ('phase', 'module')
 ),
 running AS (
     SELECT rank, dim, track, t,
@@ -163,10 +167,16 @@ running AS (
 SELECT rank, dim, t, len, tkey(track, t) AS k, tkey(track, t) AS point_id
 FROM running WHERE k = 0 AND len > 0;
 CREATE OR REPLACE TEMP TABLE attr_host_keys AS
-SELECT row_number() OVER (ORDER BY h.rank, h.dim, h.range_id) AS range_id, h.owner,
+SELECT row_number() OVER (ORDER BY h.rank, h.dim, h.range_id) AS range_id, h.rank, h.dim, h.owner,
        h.own_ts AS ts, h.own_end AS end_ts, h.range_id AS event_id,
        tkey(d.track, h.ts) AS ks, tkey(d.track, h.end_ts) AS ke
-FROM attr_host_owner h JOIN attr_dims d USING (rank, dim);
+FROM attr_host_owner h JOIN attr_dims d USING (rank, dim)
+WHERE h.dim IN ('phase', 'module');
+-- the innermost host range over each idle stretch (its own statement: plain tables keep the
+-- inequality join)
+CREATE OR REPLACE TEMP TABLE attr_idle_range AS
+SELECT x.point_id, h.owner, h.event_id
+FROM innermost_enclosing(attr_idle, attr_host_keys) x JOIN attr_host_keys h ON h.range_id = x.range_id;
 
 CREATE OR REPLACE TABLE attribution AS
 WITH swept AS (
@@ -192,17 +202,17 @@ island_parts AS (
            (comm_f // 720720)::DOUBLE + (comm_f % 720720)::DOUBLE / 720720 AS comm_ns
     FROM owner_parts
 ),
--- idle stretches go to the innermost host range of the dimension open over them
-idle_owner AS (
-    SELECT i.rank, i.dim, i.t, h.owner
-    FROM innermost_enclosing(attr_idle, attr_host_keys) x
-    JOIN attr_idle i ON i.point_id = x.point_id
-    JOIN attr_host_keys h ON h.range_id = x.range_id
-),
+-- idle stretches go to the innermost host range of the dimension open over them ('layer':
+-- the layer of the module range over them)
 idle_parts AS (
-    SELECT i.rank, i.dim, coalesce(o.owner, 'elsewhere') AS owner, sum(i.len) AS idle_ns
-    FROM attr_idle i
-    LEFT JOIN idle_owner o USING (rank, dim, t)
+    SELECT i.rank, i.dim, coalesce(r.owner, 'elsewhere') AS owner, sum(i.len) AS idle_ns
+    FROM attr_idle i LEFT JOIN attr_idle_range r USING (point_id)
+    GROUP BY ALL
+    UNION ALL
+    SELECT i.rank, 'layer', coalesce(h.owner, 'elsewhere'), sum(i.len)
+    FROM attr_idle i LEFT JOIN attr_idle_range r USING (point_id)
+    LEFT JOIN attr_host_owner h ON h.rank = i.rank AND h.dim = 'layer' AND h.range_id = r.event_id
+    WHERE i.dim = 'module'
     GROUP BY ALL
     UNION ALL
     -- no host ranges in these dimensions: the window less the union of their work is elsewhere's

@@ -24,7 +24,7 @@ def test_json_report_has_the_stable_keys(trace, tmp_path):
     assert r.returncode == 0, r.stderr
     rep = json.loads(out.read_text())
     assert rep["tool"]["name"] == "anemoi-tp"
-    assert rep["queries"]["analysis/attribution.sql"] == 3
+    assert rep["queries"]["analysis/attribution.sql"] == 6
     rank = rep["ranks"][0]
     assert set(rank) >= {"rank", "batches", "total_s", "throughput_it_s", "gpu_active_s", "gpu_idle_s",
                          "gpu_idle_pct", "comm_pct", "gpu_time", "overlap", "phases", "modules",

@@ -95,8 +95,8 @@ def _build(task: RankTask, out: Path, threads: int | None, memory_limit: str | N
 def _export(con, out: Path) -> dict[str, int]:
     """Every public view and analysis table of the rank database -> NAME.parquet; {name: rows}."""
     names = [n for (n,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'memory' AND NOT temporary "
-        "UNION SELECT view_name FROM duckdb_views() WHERE database_name = 'memory' "
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary "
+        "UNION SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
         "AND NOT internal AND NOT temporary ORDER BY 1").fetchall()]
     rows = {}
     for name in names:

@@ -9,8 +9,8 @@ import warnings
 
 import pytest
 
-from anemoi_tp.database import run_sql
 from anemoi_tp.ingest.kineto import IngestWarning
+from anemoi_tp.rules.run import setup_rules
 
 from conftest import load, shared_trace, write_trace
 
@@ -79,7 +79,7 @@ def test_two_files_of_one_host_and_pid_are_segments_of_one_rank(tmp_path):
     assert con.execute("SELECT name, ts FROM events ORDER BY ts").fetchall() == [
         ("training_step", 1_100_000), ("aten::mm", 1_110_000), ("teardown", 1_220_000)]
     # a link into the teardown opens the teardown file, timed as the UI numbers that file
-    run_sql(con, "rules/_setup.sql")
+    setup_rules(con)
     url = con.execute("SELECT perfetto_url(0, 1_221_000, 1_222_000)").fetchone()[0]
     assert "node1_4242.None.100.pt.trace.json&visStart=21000&visEnd=22000" in url
     url = con.execute("SELECT perfetto_url(0, 1_120_000, 1_130_000)").fetchone()[0]

@@ -1,6 +1,7 @@
 """anemoi-tp against traceinsight (HTA's successor) on the same trace set, side by side.
 
-anemoi-tp: `python -m anemoi_tp report TRACE -f json` end to end (load, analyses, rules, JSON).
+anemoi-tp: `python -m anemoi_tp report TRACE -f json --no-cache` end to end (load, analyses,
+rules, JSON: a first run), and the same without --no-cache once the cache holds the ranks.
 traceinsight: in a child run by --ti-python (a Python with `pip install traceinsight`), load
 the folder with TraceAnalysis(trace_dir=...) and run the set issue 13 names: temporal
 breakdown, comm/comp overlap, kernel breakdown, idle time breakdown (visualize=False).
@@ -26,6 +27,7 @@ import argparse
 import gzip
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,7 +124,8 @@ def json_bytes(trace: Path) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ti-python", required=True, help="a Python with traceinsight installed")
+    ap.add_argument("--ti-python", help="a Python with traceinsight installed (else anemoi-tp only)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each (best and median are printed)")
     ap.add_argument("--trace", type=Path, help="an existing trace folder (else one is generated)")
     ap.add_argument("--size-mb", type=float, default=100, help="total JSON size to generate")
     ap.add_argument("--ranks", type=int, default=4, help="files (one per rank) to generate")
@@ -140,31 +143,55 @@ def main() -> None:
         print(f"trace: {trace} ({nfiles} file(s), {mb:.0f} MB of JSON); {os.cpu_count()} cores",
               flush=True)
 
-        env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-        at = measure([sys.executable, "-m", "anemoi_tp", "report", str(trace), "-f", "json",
-                      "-o", str(Path(tmp) / "report.json")], env=env)
-        if at["rc"] != 0:
-            sys.exit(f"anemoi-tp failed (exit {at['rc']}): {at['stderr'].strip()[-2000:]}")
-        ti = measure([args.ti_python, "-c", TI_CHILD, str(trace)])
-        ti_ok = ti["rc"] == 0
-        if ti_ok:
-            ti_info = json.loads(ti["stdout"].strip().splitlines()[-1])
+        env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+                   ANEMOI_TP_CACHE=str(Path(tmp) / "cache"))
+        cmd = [sys.executable, "-m", "anemoi_tp", "report", str(trace), "-f", "json",
+               "-o", str(Path(tmp) / "report.json")]
+        runs: dict[str, list[dict]] = {"anemoi-tp": [], "anemoi-tp cached": [], "traceinsight": []}
+        ti_info = None
+        for _ in range(args.repeat):
+            # first run: nothing cached (--no-cache); then the run the cache makes cheap
+            at = measure(cmd + ["--no-cache"], env=env)
+            if at["rc"] != 0:
+                sys.exit(f"anemoi-tp failed (exit {at['rc']}): {at['stderr'].strip()[-2000:]}")
+            runs["anemoi-tp"].append(at)
+            measure(cmd, env=env) if not runs["anemoi-tp cached"] else None  # fills the cache once
+            runs["anemoi-tp cached"].append(measure(cmd, env=env))
+            if args.ti_python:
+                ti = measure([args.ti_python, "-c", TI_CHILD, str(trace)])
+                if ti["rc"] != 0:
+                    print(f"traceinsight FAILED on these files (exit {ti['rc']}); its error:")
+                    print("\n".join(ti["stderr"].strip().splitlines()[-15:]))
+                    args.ti_python = None
+                    continue
+                ti_info = json.loads(ti["stdout"].strip().splitlines()[-1])
+                runs["traceinsight"].append(ti)
 
-    rows = [("anemoi-tp", at)] + ([("traceinsight", ti)] if ti_ok else [])
-    print(f"{'tool':<13} {'trace MB':>8} {'wall s':>7} {'CPU s':>7} {'MB/core-s':>9} "
-          f"{'peak PSS GB':>11} {'max 1 proc GB':>13}")
-    for name, r in rows:
-        print(f"{name:<13} {mb:>8.0f} {r['wall']:>7.1f} {r['cpu']:>7.1f} {mb / r['cpu']:>9.1f} "
-              f"{r['pss_kb'] / 1e6:>11.2f} {r['maxrss_kb'] / 1e6:>13.2f}")
-    if ti_ok:
-        print(f"{'ratio ti/at':<13} {'':>8} {ti['wall'] / at['wall']:>7.2f} {ti['cpu'] / at['cpu']:>7.2f} "
-              f"{at['cpu'] / ti['cpu']:>9.2f} {ti['pss_kb'] / at['pss_kb']:>11.2f} "
-              f"{ti['maxrss_kb'] / at['maxrss_kb']:>13.2f}")
+    print(f"{args.repeat} run(s) each; best / median")
+    print(f"{'tool':<17} {'wall s':>13} {'CPU s':>13} {'MB/core-s':>13} {'peak PSS GB':>13} {'max 1 proc GB':>13}")
+
+    def bm(vals: list[float], fmt: str, low_is_best: bool = True) -> str:
+        best = min(vals) if low_is_best else max(vals)
+        return f"{fmt.format(best)} / {fmt.format(statistics.median(vals))}"
+
+    for name, rs in runs.items():
+        if not rs:
+            continue
+        wall, cpu = bm([r["wall"] for r in rs], "{:.1f}"), bm([r["cpu"] for r in rs], "{:.1f}")
+        rate = bm([mb / r["cpu"] for r in rs], "{:.1f}", False)
+        pss, rss = bm([r["pss_kb"] / 1e6 for r in rs], "{:.2f}"), bm([r["maxrss_kb"] / 1e6 for r in rs], "{:.2f}")
+        print(f"{name:<17} {wall:>13} {cpu:>13} {rate:>13} {pss:>13} {rss:>13}")
+    if runs["traceinsight"]:
+        at_cpu = statistics.median(r["cpu"] for r in runs["anemoi-tp"])
+        at_wall = statistics.median(r["wall"] for r in runs["anemoi-tp"])
+        ti_cpu = statistics.median(r["cpu"] for r in runs["traceinsight"])
+        ti_wall = statistics.median(r["wall"] for r in runs["traceinsight"])
+        print(f"traceinsight / anemoi-tp (medians, first runs): wall {ti_wall / at_wall:.2f}x, "
+              f"CPU {ti_cpu / at_cpu:.2f}x")
         print(f"traceinsight: ranks {ti_info['ranks']}, load {ti_info['load_s']:.1f} s, "
               f"four analyses {ti_info['analyses_s']:.1f} s")
-    else:
-        print(f"traceinsight FAILED on these files (exit {ti['rc']}); its error:")
-        print("\n".join(ti["stderr"].strip().splitlines()[-15:]))
+    largest = max((p.stat().st_size for p in (trace.iterdir() if trace.is_dir() else [trace])), default=0) / 1e9
+    print(f"memory goal: 1.5 x largest rank file + 0.4 GB = {1.5 * largest + 0.4:.2f} GB")
 
 
 if __name__ == "__main__":

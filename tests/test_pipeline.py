@@ -29,8 +29,9 @@ def demo(tmp_path_factory) -> Path:
     return out
 
 
-def cli(*args: str, cache: Path | None = None, **kw) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+def cli(*args: str, cache: Path | None = None, group_mb: int = 0, **kw) -> subprocess.CompletedProcess:
+    # group_mb 0: a map per rank (the demo's small ranks would otherwise share one map)
+    env = dict(os.environ, ANEMOI_TP_GROUP_MB=str(group_mb))
     if cache is not None:
         env["ANEMOI_TP_CACHE"] = str(cache)
     return subprocess.run([sys.executable, "-m", "anemoi_tp", *args], capture_output=True, text=True,
@@ -44,8 +45,8 @@ def whole_set_json(trace: Path, thresholds: dict | None = None) -> str:
     return report_json(build_report(con, thresholds=thresholds, top=25))
 
 
-def report(trace: Path, cache: Path, *extra: str) -> str:
-    r = cli("report", str(trace), "-f", "json", *extra, cache=cache)
+def report(trace: Path, cache: Path, *extra: str, group_mb: int = 0) -> str:
+    r = cli("report", str(trace), "-f", "json", *extra, cache=cache, group_mb=group_mb)
     assert r.returncode == 0, r.stderr
     return r.stdout
 
@@ -59,6 +60,9 @@ def test_ranks_loaded_apart_report_what_the_whole_set_reports(demo, tmp_path):
     # with all ranks in one database (event ids differ, and no reported number depends on them)
     assert report(demo, tmp_path / "c") == whole_set_json(demo)
     assert len(entries(tmp_path / "c")) == CFG.ranks
+    # small ranks mapped together (the default for ranks under 96 MB): the same report, one entry
+    assert report(demo, tmp_path / "g", group_mb=96) == whole_set_json(demo)
+    assert [json.loads(p.read_text())["ranks"] for p in entries(tmp_path / "g")] == [[0, 1, 2]]
 
 
 def test_in_process_workers_scheduler_and_cache_give_one_report(demo, tmp_path):
@@ -99,7 +103,7 @@ def test_a_killed_run_leaves_no_entry_and_the_next_run_is_clean(tmp_path):
     trace = tmp_path / "big"
     generate_trace_set(trace, DemoConfig(ranks=2, batches=60, seed=1))
     cache = tmp_path / "c"
-    env = dict(os.environ, ANEMOI_TP_CACHE=str(cache))
+    env = dict(os.environ, ANEMOI_TP_CACHE=str(cache), ANEMOI_TP_GROUP_MB="0")
     p = subprocess.Popen([sys.executable, "-m", "anemoi_tp", "report", str(trace), "-f", "json",
                           "-o", str(tmp_path / "r.json")], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
@@ -122,7 +126,8 @@ def test_a_killed_run_leaves_no_entry_and_the_next_run_is_clean(tmp_path):
 def test_workers_without_dask_is_one_line_exit_2(demo, tmp_path):
     code = ("import sys; sys.modules['distributed'] = None; sys.argv = ['anemoi-tp', 'report', "
             f"{str(demo)!r}, '--workers', '2', '--no-cache']; from anemoi_tp.cli import main; main()")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, ANEMOI_TP_GROUP_MB="0"))
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         "error: --workers / --scheduler need Dask: pip install 'anemoi-tp[dask]' (dask and distributed)"]

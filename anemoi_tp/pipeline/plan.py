@@ -6,6 +6,7 @@ cached run does not open the traces beyond hashing them.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,14 +15,21 @@ from ..ingest.discover import assign_ranks, discover
 from .cache import Cache, content_key, entry_key
 
 MAX_FILES = 1 << 23  # event ids are file_id · 2^40 + position (schema.sql's event_base)
+# Consecutive ranks smaller than this are mapped together, up to this much JSON per map: a map
+# has a fixed cost (~0.4 CPU-s: some 300 SQL statements and the Parquet files), which would
+# dominate small ranks (1000 ranks of 2 MB). Only the sizes decide the groups, never the
+# machine, so that a cache shared between machines keeps its keys. ANEMOI_TP_GROUP_MB
+# overrides it (0: every rank a map of its own).
+GROUP_BYTES = 96 << 20
 
 
 @dataclass
 class RankTask:
-    """One rank's map: its files (as given: the tables name them so; set-wide ids, file order)
-    and everything its tables depend on."""
+    """One map: the files of one rank or of a few consecutive small ones (as given: the tables
+    name them so; set-wide ids, file order; ``ranks``: each file's rank) and everything its
+    tables depend on."""
 
-    rank: int
+    ranks: list[int]
     files: list[str]
     file_ids: list[int]
     rank_source: str
@@ -33,7 +41,7 @@ class RankTask:
     classifying: dict = field(default_factory=dict)  # thresholds that change what is measured
 
     def key(self, versions: dict[str, int]) -> str:
-        return entry_key({"tool": __version__, "queries": versions, "rank": self.rank,
+        return entry_key({"tool": __version__, "queries": versions, "ranks": self.ranks,
                           "files": self.files, "file_ids": self.file_ids, "content": self.content,
                           "rank_source": self.rank_source, "engine": self.engine,
                           "patterns": self.patterns, "module_depth": self.module_depth,
@@ -88,9 +96,32 @@ def make_plan(path: str | Path, cache: Cache, engine: str = "kineto", patterns: 
     by_rank: dict[int, list[int]] = {}
     for i, r in enumerate(ranks):
         by_rank.setdefault(r, []).append(i)
-    tasks = [RankTask(rank=r, files=[str(files[i]) for i in ids], file_ids=ids,
-                      rank_source=source, content=[contents[i] for i in ids], engine=engine,
-                      trace_processor=trace_processor, patterns=patterns or {},
-                      module_depth=module_depth, classifying=classifying or {})
-             for r, ids in sorted(by_rank.items())]
+    tasks = []
+    for group in _groups([ids for _, ids in sorted(by_rank.items())], contents):
+        ids = sorted(i for g in group for i in g)  # file order: event ids follow it
+        tasks.append(RankTask(ranks=[ranks[i] for i in ids], files=[str(files[i]) for i in ids], file_ids=ids,
+                              rank_source=source, content=[contents[i] for i in ids], engine=engine,
+                              trace_processor=trace_processor, patterns=patterns or {},
+                              module_depth=module_depth, classifying=classifying or {}))
     return Plan(tasks=tasks, ignored=[(str(f), why) for f, why in found.ignored], rank_source=source)
+
+
+def _groups(rank_files: list[list[int]], contents: list[str]) -> list[list[list[int]]]:
+    """Consecutive ranks (their file indices) packed into maps of at most GROUP_BYTES; a rank
+    above it is a map of its own."""
+    def size(ids: list[int]) -> int:
+        return sum(int(contents[i].rsplit("-", 1)[1]) for i in ids)
+
+    env = os.environ.get("ANEMOI_TP_GROUP_MB", "")
+    limit = int(env) << 20 if env.isdigit() else GROUP_BYTES
+    out: list[list[list[int]]] = []
+    total = 0
+    for ids in rank_files:
+        n = size(ids)
+        if out and total + n <= limit:
+            out[-1].append(ids)
+            total += n
+        else:
+            out.append([ids])
+            total = n
+    return out

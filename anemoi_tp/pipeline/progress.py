@@ -18,7 +18,7 @@ def map_progress(plan: Plan, enabled: bool | None = None) -> Iterator[Callable[[
         enabled = sys.stderr.isatty()
     total = sum(t.json_bytes_hint for t in plan.tasks) or 1
     state = {"done": 0, "ranks": 0, "cached": 0, "stage": "ranks"}
-    n = len(plan.tasks)
+    n = sum(len(set(t.ranks)) for t in plan.tasks)
     lock = threading.Lock()
 
     def tick(info: dict | None) -> None:
@@ -26,10 +26,11 @@ def map_progress(plan: Plan, enabled: bool | None = None) -> Iterator[Callable[[
             if info is None:
                 state["stage"] = "reduce"
                 return
-            state["ranks"] += 1
-            state["cached"] += bool(info.get("cached"))
-            state["done"] += sum(int(c.rsplit("-", 1)[1]) for c in
-                                 next((t.content for t in plan.tasks if t.rank == info["rank"]), []))
+            n_ranks = len(info["ranks"])
+            state["ranks"] += n_ranks
+            state["cached"] += n_ranks if info.get("cached") else 0
+            files = set(info["files"])
+            state["done"] += sum(t.json_bytes_hint for t in plan.tasks if t.files[0] in files)
 
     if not enabled:
         yield tick

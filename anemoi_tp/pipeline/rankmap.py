@@ -1,6 +1,7 @@
-"""The map: one rank's files -> its tables, as Parquet in a cache entry.
+"""The map: the files of one rank (or of a few small consecutive ones, plan.py) -> their
+tables, as Parquet in a cache entry.
 
-A rank-sized DuckDB database (in memory) loads the rank's files under their set-wide file ids
+A rank-sized DuckDB database (in memory) loads the files under their set-wide file ids
 and event ids (``event_base``), runs every analysis (each is per rank: a rank's tables are the
 same whether it is loaded alone or with the others; tests/test_pipeline.py checks it) and the
 memory tables, and writes each public view and analysis table to ``NAME.parquet``. What only
@@ -34,7 +35,7 @@ def event_base(task: RankTask) -> int:
 
 def map_rank(task: RankTask, cache_root: str, cache_temporary: bool, versions: dict[str, int],
              threads: int | None = None, memory_limit: str | None = None) -> dict:
-    """Make (or find) the cache entry of one rank; returns {"path", "cached", "warnings", …}."""
+    """Make (or find) the cache entry of one map; returns {"path", "cached", "ranks", "warnings", …}."""
     cache = Cache(Path(cache_root), temporary=cache_temporary)
     key = task.key(versions)
     found = cache.get(key)
@@ -71,7 +72,7 @@ def _build(task: RankTask, out: Path, threads: int | None, memory_limit: str | N
             con.execute("SET memory_limit = ?", [memory_limit])
         con.execute(f"CREATE OR REPLACE MACRO event_base() AS {event_base(task)}")
         assigned = Assigned(files=[Path(f) for f in task.files], file_ids=list(task.file_ids),
-                            ranks=[task.rank] * len(task.files), rank_source=task.rank_source)
+                            ranks=list(task.ranks), rank_source=task.rank_source)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IngestWarning)
             if task.engine == "perfetto":
@@ -85,7 +86,7 @@ def _build(task: RankTask, out: Path, threads: int | None, memory_limit: str | N
         run_rank_rules(con, task.classifying)
         run_sql(con, "report/report_layers.sql")  # per rank, and the costliest report table
         relations = _export(con, out)
-        return {"rank": task.rank, "files": task.files, "relations": relations,
+        return {"ranks": sorted(set(task.ranks)), "files": task.files, "relations": relations,
                 "json_bytes": result.json_bytes, "events": result.events, "skipped": result.skipped,
                 "warnings": [str(w.message) for w in caught if issubclass(w.category, IngestWarning)]}
     finally:

@@ -2,7 +2,8 @@
 number of jobs, wherever the temporary files live.
 
 For each trace (the shared real traces, Anemoi's profiler folder, a generated demo set), runs
-`anemoi-tp report TRACE -f json` --runs times with -j 1, 2 and 4 in turn, plus once with a
+`anemoi-tp report TRACE -f json --no-cache` --runs times with -j 1, 2 and 4 in turn (a map per
+rank with -j 1, small ranks mapped together with -j 2 and 4), plus once with a
 TMPDIR whose path holds `key=value` folders, and prints one line per trace: how many distinct
 reports came out (1 = deterministic) and the seconds per run.
 
@@ -25,8 +26,11 @@ def report(trace: Path, jobs: int, tmpdir: str | None = None) -> tuple[str, floa
     if tmpdir:
         env["TMPDIR"] = tmpdir
     t0 = time.perf_counter()
+    # --no-cache: every run computes (a cached run would only read the first one's tables);
+    # ANEMOI_TP_GROUP_MB alternates between a map per rank and small ranks mapped together
+    env["ANEMOI_TP_GROUP_MB"] = "0" if jobs % 2 else "96"
     p = subprocess.run([sys.executable, "-m", "anemoi_tp", "report", str(trace), "-f", "json",
-                        "-j", str(jobs)], capture_output=True, env=env)
+                        "-j", str(jobs), "--no-cache"], capture_output=True, env=env)
     dt = time.perf_counter() - t0
     if p.returncode != 0:
         return f"exit {p.returncode}: {p.stderr.decode().strip()[-200:]}", dt, ""

@@ -1,4 +1,4 @@
--- analysis/ownership.sql (version 2): who owns each GPU activity: phase, module, annotation.
+-- analysis/ownership.sql (version 3): who owns each GPU activity: phase, module, annotation.
 -- Reads: gpu_activities, host_ranges, events, flows, batches, interval_tracks.
 -- Used by: attribution, annotations, rules, reports.
 --
@@ -56,35 +56,36 @@ LEFT JOIN interval_tracks t ON t.rank = g.rank AND t.pid = g.launch_pid AND t.ti
 CREATE OR REPLACE TEMP TABLE own_launch_proc AS
 SELECT activity_id AS point_id, pk AS k FROM own_launches;
 
--- ranges of each kind keyed on their thread (ks, ke) and on their process (pks, pke)
+-- ranges of each kind keyed on their thread (ks, ke) and on their process (pks, pke);
+-- kind_no numbers the kinds for the one range join that serves them all
 CREATE OR REPLACE TEMP TABLE own_ranges AS
 SELECT h.range_id, h.range_id AS event_id, h.rank, h.kind, h.label, h.module_group, h.direction,
        h.ts, h.end_ts, t.thread_no,
+       CASE h.kind WHEN 'phase' THEN 0 WHEN 'module' THEN 1 ELSE 2 END AS kind_no,
        tkey(t.thread_no, h.ts) AS ks, tkey(t.thread_no, h.end_ts) AS ke,
        tkey(t.proc_no, h.ts) AS pks, tkey(t.proc_no, h.end_ts) AS pke
 FROM host_ranges h JOIN interval_tracks t USING (rank, pid, tid)
 WHERE h.kind IN ('phase', 'module', 'annotation');
 CREATE OR REPLACE TEMP TABLE own_phases AS SELECT * FROM own_ranges WHERE kind = 'phase';
 CREATE OR REPLACE TEMP TABLE own_phases_proc AS
-SELECT * REPLACE (pks AS ks, pke AS ke) FROM own_phases;
-CREATE OR REPLACE TEMP TABLE own_modules AS SELECT * FROM own_ranges WHERE kind = 'module';
-CREATE OR REPLACE TEMP TABLE own_annotations AS SELECT * FROM own_ranges WHERE kind = 'annotation';
+SELECT range_id, event_id, ts, end_ts, pks AS ks, pke AS ke FROM own_phases;
 CREATE OR REPLACE TEMP TABLE own_bwd_ops AS
 SELECT event_id AS range_id, event_id, rank, seq_nr, fwd_thread, thread_no, ts, end_ts,
        tkey(thread_no, ts) AS ks, tkey(thread_no, end_ts) AS ke
 FROM own_seq_ops WHERE is_bwd;
+-- every range a launch can have on its thread: phase 0, module 1, annotation 2, backward op 3
+CREATE OR REPLACE TEMP TABLE own_thread_ranges AS
+SELECT range_id, event_id, kind_no, ts, end_ts, ks, ke FROM own_ranges
+UNION ALL
+SELECT range_id, event_id, 3, ts, end_ts, ks, ke FROM own_bwd_ops;
 
--- the innermost range of each kind around each launch
-CREATE OR REPLACE TEMP TABLE own_phase_thread AS
-SELECT * FROM innermost_enclosing(own_launches, own_phases);
+-- the innermost range of each kind around each launch (one range join for all kinds)
+CREATE OR REPLACE TEMP TABLE own_launch_thread AS
+SELECT * FROM innermost_enclosing_by_kind(own_launches, own_thread_ranges);
 CREATE OR REPLACE TEMP TABLE own_phase_process AS
 SELECT * FROM innermost_enclosing(own_launch_proc, own_phases_proc);
-CREATE OR REPLACE TEMP TABLE own_module_thread AS
-SELECT * FROM innermost_enclosing(own_launches, own_modules);
-CREATE OR REPLACE TEMP TABLE own_annotation_thread AS
-SELECT * FROM innermost_enclosing(own_launches, own_annotations);
 CREATE OR REPLACE TEMP TABLE own_bwd_launch AS
-SELECT * FROM innermost_enclosing(own_launches, own_bwd_ops);
+SELECT point_id, range_id FROM own_launch_thread WHERE kind_no = 3;
 
 -- Forward ops that may have created an autograd node: not backward, not in an optimizer phase
 -- range (innermost phase at their start), outermost among the ops with their number on their
@@ -117,25 +118,43 @@ FROM (
 )
 GROUP BY rank, fwd_thread;
 
+-- the batch each backward op starts in: of the batches open at its start, the one that started
+-- last (the innermost's start; batches are keyed on their rank's track)
+CREATE OR REPLACE TEMP TABLE own_bwd_op_points AS
+SELECT range_id AS point_id, tkey(rank, ts) AS k FROM own_bwd_ops;
+CREATE OR REPLACE TEMP TABLE own_batch_ranges AS
+SELECT ts AS range_id, ts AS event_id, ts, end_ts, tkey(rank, ts) AS ks, tkey(rank, end_ts) AS ke
+FROM batches;
+CREATE OR REPLACE TEMP TABLE own_bwd_batch AS
+SELECT point_id, range_id AS batch_ts FROM innermost_enclosing(own_bwd_op_points, own_batch_ranges);
+
 -- the backward op around each backward launch, with the batch it runs in
 CREATE OR REPLACE TEMP TABLE own_bwd_work AS
 SELECT l.activity_id, l.rank, l.launch_ts, b.seq_nr, b.ts AS bwd_ts, b.end_ts AS bwd_end,
        b.thread_no AS bwd_thread, m.thread_no AS fwd_thread_no,
-       coalesce((SELECT max(x.ts) FROM batches x
-                 WHERE x.rank = l.rank AND x.ts <= b.ts AND x.end_ts > b.ts), 0) AS batch_ts
+       coalesce(bb.batch_ts, 0) AS batch_ts
 FROM own_bwd_launch bl
 JOIN own_launches l ON l.activity_id = bl.point_id
 JOIN own_bwd_ops b ON b.range_id = bl.range_id
-LEFT JOIN own_fwd_thread_map m ON m.rank = b.rank AND m.fwd_thread IS NOT DISTINCT FROM b.fwd_thread;
+LEFT JOIN own_fwd_thread_map m ON m.rank = b.rank AND m.fwd_thread IS NOT DISTINCT FROM b.fwd_thread
+LEFT JOIN own_bwd_batch bb ON bb.point_id = b.range_id;
 
--- 1. fwdbwd flows: the end binds to the backward op it lies in; the start is the forward op
+-- 1. fwdbwd flows: the end binds to the backward op it lies in; the start is the forward op.
+-- The pairs of views/flows.sql ('paired' rows), built here from the fwdbwd events alone: the
+-- view pairs every category (all ac2g arrows too) before any filter can reach the events.
 CREATE OR REPLACE TEMP TABLE own_flow_points AS
-SELECT row_number() OVER (ORDER BY f.rank, f.end_ts, f.start_ts, f.id) AS point_id,
-       f.rank, tkey(te.thread_no, f.end_ts) AS k, ts_.thread_no AS fwd_thread_no, f.start_ts
-FROM flows f
-JOIN interval_tracks te ON te.rank = f.rank AND te.pid = f.end_pid AND te.tid = f.end_tid
-JOIN interval_tracks ts_ ON ts_.rank = f.rank AND ts_.pid = f.start_pid AND ts_.tid = f.start_tid
-WHERE f.cat = 'fwdbwd' AND f.status = 'paired';
+WITH ev AS (
+    SELECT rank, file_id, id, ts, pid, tid, ph = 's' AS is_start,
+           row_number() OVER (PARTITION BY file_id, id, ph = 's' ORDER BY ts, event_id) AS n
+    FROM events WHERE ph IN ('s', 'f', 't') AND cat = 'fwdbwd'
+)
+SELECT row_number() OVER (ORDER BY e.rank, e.ts, s.ts, e.id) AS point_id,
+       e.rank, tkey(te.thread_no, e.ts) AS k, ts_.thread_no AS fwd_thread_no, s.ts AS start_ts
+FROM ev s
+JOIN ev e ON e.file_id = s.file_id AND e.id = s.id AND e.n = s.n AND NOT e.is_start
+JOIN interval_tracks te ON te.rank = e.rank AND te.pid = e.pid AND te.tid = e.tid
+JOIN interval_tracks ts_ ON ts_.rank = s.rank AND ts_.pid = s.pid AND ts_.tid = s.tid
+WHERE s.is_start;
 CREATE OR REPLACE TEMP TABLE own_flow_links AS
 SELECT b.range_id AS bwd_op, b.rank, b.seq_nr, p.fwd_thread_no, p.start_ts
 FROM innermost_enclosing(own_flow_points, own_bwd_ops) x
@@ -168,10 +187,9 @@ SELECT activity_id AS point_id, tkey(thread_no, ts) AS k, 'flow' AS link FROM by
 UNION ALL
 SELECT activity_id, tkey(thread_no, ts), 'sequence' FROM by_sequence;
 
-CREATE OR REPLACE TEMP TABLE own_fwd_module AS
-SELECT * FROM innermost_enclosing(own_fwd_of, own_modules);
-CREATE OR REPLACE TEMP TABLE own_fwd_annotation AS
-SELECT * FROM innermost_enclosing(own_fwd_of, own_annotations);
+-- the innermost module (1) and annotation (2) around each forward op found
+CREATE OR REPLACE TEMP TABLE own_fwd_owner AS
+SELECT * FROM innermost_enclosing_by_kind(own_fwd_of, own_ranges) WHERE kind_no IN (1, 2);
 
 -- ranks whose phase ranges say where backward is (Lightning's .backward range)
 CREATE OR REPLACE TEMP TABLE own_backward_ranks AS
@@ -196,19 +214,21 @@ SELECT
     CASE WHEN mt.point_id IS NULL AND (fm.point_id IS NOT NULL OR fa.point_id IS NOT NULL)
          THEN fo.link END AS forward_link
 FROM own_launches l
-LEFT JOIN (SELECT x.point_id, r.label FROM own_phase_thread x JOIN own_phases r USING (range_id)) pt
+LEFT JOIN (SELECT x.point_id, r.label FROM own_launch_thread x JOIN own_ranges r USING (range_id, kind_no)
+           WHERE x.kind_no = 0) pt
        ON pt.point_id = l.activity_id
 LEFT JOIN (SELECT x.point_id, r.label FROM own_phase_process x JOIN own_phases r USING (range_id)) pp
        ON pp.point_id = l.activity_id
 LEFT JOIN (SELECT x.point_id, r.label, r.module_group, r.direction
-           FROM own_module_thread x JOIN own_modules r USING (range_id)) mt
+           FROM own_launch_thread x JOIN own_ranges r USING (range_id, kind_no) WHERE x.kind_no = 1) mt
        ON mt.point_id = l.activity_id
 LEFT JOIN (SELECT x.point_id, x.range_id, r.direction
-           FROM own_annotation_thread x JOIN own_annotations r USING (range_id)) an
+           FROM own_launch_thread x JOIN own_ranges r USING (range_id, kind_no) WHERE x.kind_no = 2) an
        ON an.point_id = l.activity_id
 LEFT JOIN own_bwd_launch bl ON bl.point_id = l.activity_id
 LEFT JOIN own_fwd_of fo ON fo.point_id = l.activity_id
 LEFT JOIN (SELECT x.point_id, r.label, r.module_group
-           FROM own_fwd_module x JOIN own_modules r USING (range_id)) fm
+           FROM own_fwd_owner x JOIN own_ranges r USING (range_id, kind_no) WHERE x.kind_no = 1) fm
        ON fm.point_id = l.activity_id
-LEFT JOIN own_fwd_annotation fa ON fa.point_id = l.activity_id;
+LEFT JOIN (SELECT point_id, range_id FROM own_fwd_owner WHERE kind_no = 2) fa
+       ON fa.point_id = l.activity_id;

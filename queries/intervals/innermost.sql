@@ -1,4 +1,4 @@
--- intervals/innermost.sql (version 1): the innermost range around each point of a track.
+-- intervals/innermost.sql (version 2): the innermost range around each point of a track.
 -- Reads: the tables given to it.   Used by: ownership, attribution, rules, memory.
 --
 -- innermost_enclosing(points, ranges) is a table macro over two materialised tables:
@@ -15,3 +15,16 @@ CREATE OR REPLACE MACRO innermost_enclosing(points, ranges) AS TABLE
 SELECT p.point_id, arg_max(r.range_id, innermost_order(r.ts, r.end_ts, r.event_id)) AS range_id
 FROM query_table(points) p JOIN query_table(ranges) r ON p.k >= r.ks AND p.k < r.ke
 GROUP BY p.point_id;
+
+-- innermost_enclosing_by_kind(points, ranges): the same, for ranges of several kinds on the
+-- same tracks (ranges also carry kind_no): the innermost range of each kind around each point,
+-- from one range join instead of one per kind. One row per point and kind that has any.
+--
+-- @column point_id     the point
+-- @column kind_no      the kind
+-- @column range_id     its innermost enclosing range of that kind
+CREATE OR REPLACE MACRO innermost_enclosing_by_kind(points, ranges) AS TABLE
+SELECT p.point_id, r.kind_no,
+       arg_max(r.range_id, innermost_order(r.ts, r.end_ts, r.event_id)) AS range_id
+FROM query_table(points) p JOIN query_table(ranges) r ON p.k >= r.ks AND p.k < r.ke
+GROUP BY p.point_id, r.kind_no;

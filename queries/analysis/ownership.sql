@@ -53,8 +53,6 @@ SELECT g.activity_id AS point_id, g.activity_id, g.rank, g.class, g.ts, g.ts + g
        tkey(t.thread_no, g.launch_ts) AS k, tkey(t.proc_no, g.launch_ts) AS pk
 FROM gpu_activities g
 LEFT JOIN interval_tracks t ON t.rank = g.rank AND t.pid = g.launch_pid AND t.tid = g.launch_tid;
-CREATE OR REPLACE TEMP TABLE own_launch_proc AS
-SELECT activity_id AS point_id, pk AS k FROM own_launches;
 
 -- ranges of each kind keyed on their thread (ks, ke) and on their process (pks, pke);
 -- kind_no numbers the kinds for the one range join that serves them all
@@ -82,6 +80,11 @@ SELECT range_id, event_id, 3, ts, end_ts, ks, ke FROM own_bwd_ops;
 -- the innermost range of each kind around each launch (one range join for all kinds)
 CREATE OR REPLACE TEMP TABLE own_launch_thread AS
 SELECT * FROM innermost_enclosing_by_kind(own_launches, own_thread_ranges);
+-- the process's phase only counts where the launching thread has none: look only there
+CREATE OR REPLACE TEMP TABLE own_launch_proc AS
+SELECT l.activity_id AS point_id, l.pk AS k FROM own_launches l
+WHERE NOT EXISTS (SELECT 1 FROM own_launch_thread x JOIN own_ranges r USING (range_id, kind_no)
+                  WHERE x.kind_no = 0 AND x.point_id = l.activity_id AND r.label IS NOT NULL);
 CREATE OR REPLACE TEMP TABLE own_phase_process AS
 SELECT * FROM innermost_enclosing(own_launch_proc, own_phases_proc);
 CREATE OR REPLACE TEMP TABLE own_bwd_launch AS
@@ -188,8 +191,14 @@ UNION ALL
 SELECT activity_id, tkey(thread_no, ts), 'sequence' FROM by_sequence;
 
 -- the innermost module (1) and annotation (2) around each forward op found
+-- (looked up once per forward op: many backward launches share one)
+CREATE OR REPLACE TEMP TABLE own_fwd_keys AS
+SELECT DISTINCT k AS point_id, k FROM own_fwd_of WHERE k IS NOT NULL;
+CREATE OR REPLACE TEMP TABLE own_fwd_ranges AS
+SELECT range_id, event_id, kind_no, ts, end_ts, ks, ke FROM own_ranges WHERE kind_no IN (1, 2);
 CREATE OR REPLACE TEMP TABLE own_fwd_owner AS
-SELECT * FROM innermost_enclosing_by_kind(own_fwd_of, own_ranges) WHERE kind_no IN (1, 2);
+SELECT f.point_id, x.kind_no, x.range_id
+FROM own_fwd_of f JOIN innermost_enclosing_by_kind(own_fwd_keys, own_fwd_ranges) x ON x.point_id = f.k;
 
 -- ranks whose phase ranges say where backward is (Lightning's .backward range)
 CREATE OR REPLACE TEMP TABLE own_backward_ranks AS

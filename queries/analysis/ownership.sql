@@ -1,5 +1,5 @@
 -- analysis/ownership.sql (version 3): who owns each GPU activity: phase, module, annotation.
--- Reads: gpu_activities, host_ranges, events, flows, batches, interval_tracks.
+-- Reads: gpu_activities, host_ranges, events (its fwdbwd flow events, paired as views/flows.sql does), batches, interval_tracks.
 -- Used by: attribution, annotations, rules, reports.
 --
 -- DESIGN.md: the owner is the innermost range of the wanted kind (intervals/order.sql: later

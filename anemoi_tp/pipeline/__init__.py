@@ -63,7 +63,7 @@ def open_trace(path: str | Path, options: RunOptions | None = None, engine: str 
     """Plan, map every rank (or find it in the cache), reduce, and run the rules."""
     from ..analysis import query_versions
     from ..rules.run import classifying_thresholds
-    from .execute import run_maps, scheduler_from_env
+    from .execute import memory_budget, run_maps, scheduler_from_env
     from .plan import make_plan
     from .progress import map_progress
     from .reduce import reduce_set
@@ -81,7 +81,10 @@ def open_trace(path: str | Path, options: RunOptions | None = None, engine: str 
                              scheduler_from_env(options.scheduler), tick, threads)
             tick(None)  # the reduce
             t2 = time.perf_counter()
-            con, folders = reduce_set(plan, infos, patterns, thresholds, before_rules)
+            # the reduce and the report within half the maps' budget: the report's rows are
+            # Python objects beside it (a 64-rank JSON report is ~28 MB); DuckDB spills beyond
+            con, folders = reduce_set(plan, infos, patterns, thresholds, before_rules,
+                                      f"{memory_budget(plan.tasks) >> 21}MiB")
     except BaseException:
         cache.close()
         raise

@@ -61,8 +61,8 @@ def attach_entries(con: duckdb.DuckDBPyConnection, plan: Plan, infos: list[dict]
 
 def reduce_set(plan: Plan, infos: list[dict], patterns: dict | None = None,
                thresholds: dict | None = None,
-               before_rules: Callable[[duckdb.DuckDBPyConnection], None] | None = None
-               ) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+               before_rules: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+               memory_limit: str | None = None) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
     """The set's database with the cross-rank analyses and the rules done; and the entry
     folders it reads. ``before_rules(con)``: e.g. load the memory snapshots beside the traces
     (the memory_oom rule reads them)."""
@@ -70,6 +70,8 @@ def reduce_set(plan: Plan, infos: list[dict], patterns: dict | None = None,
     from ..rules import run_rules
 
     con = connect()
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
     # the rows of a relation in rank order, each rank's in its table's order (their SQL ends
     # with ORDER BY rank, …, as the whole-set tables did)
     con.execute("SET preserve_insertion_order = true")

@@ -22,13 +22,12 @@ def load_progress(label: str, enabled: bool | None = None) -> Iterator[Callable[
 
     state = {"done": 0, "total": 0, "stage": "reading"}
     lock = threading.Lock()
-    stop = threading.Event()
 
     def callback(done: int, total: int, stage: str) -> None:
         with lock:
             state["done"], state["total"], state["stage"] = done, total, stage
 
-    def draw() -> None:
+    def draw(stop: threading.Event) -> None:
         if stop.wait(DELAY_S):
             return  # finished within a second: no bar
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
@@ -42,10 +41,19 @@ def load_progress(label: str, enabled: bool | None = None) -> Iterator[Callable[
             with lock:
                 bar.update(task, completed=state["total"] or state["done"])
 
-    thread = threading.Thread(target=draw, daemon=True)
+    with drawing(draw):
+        yield callback
+
+
+@contextmanager
+def drawing(draw: Callable[[threading.Event], None]) -> Iterator[None]:
+    """Runs ``draw(stop)`` in a thread while the block runs; ``stop`` is set at its end (the
+    one place our progress displays start and stop)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=draw, args=(stop,), daemon=True)
     thread.start()
     try:
-        yield callback
+        yield
     finally:
         stop.set()
         thread.join()
@@ -62,18 +70,11 @@ def stage_status(label: str, enabled: bool | None = None) -> Iterator[None]:
         return
     from rich.console import Console
 
-    stop = threading.Event()
-
-    def draw() -> None:
+    def draw(stop: threading.Event) -> None:
         if stop.wait(DELAY_S):
             return
         with Console(stderr=True).status(label):
             stop.wait()
 
-    thread = threading.Thread(target=draw, daemon=True)
-    thread.start()
-    try:
+    with drawing(draw):
         yield
-    finally:
-        stop.set()
-        thread.join()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -12,6 +13,9 @@ from .config import load_config, merge_options, merge_thresholds
 from .database import attach_loaded, is_duckdb_file
 from .errors import InputError
 from .jsonout import dumps as strict_json
+
+if TYPE_CHECKING:
+    from .pipeline import RunOptions
 from .persist import analyse, stored_analyses_status
 
 ThresholdOptions = Mapping[str, float] | Mapping[str, Mapping[str, float]] | Iterable[str] | None
@@ -64,7 +68,7 @@ class Source:
             self.con.close()
 
 
-def open_set(source: str | Path, run=None, *, patterns: dict | None = None,
+def open_set(source: str | Path, run: RunOptions | None = None, *, patterns: dict | None = None,
              thresholds: dict | None = None, module_depth: int | None = None,
              engine: str = "kineto", trace_processor: str | None = None,
              threads: int | None = None, warn: Callable[[str], None] | None = None) -> Source:

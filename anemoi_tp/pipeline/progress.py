@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ..progress import DELAY_S
+from ..progress import DELAY_S, drawing
 from .plan import Plan
 
 
@@ -38,14 +38,12 @@ def map_progress(plan: Plan, enabled: bool | None = None) -> Iterator[Callable[[
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-    stop = threading.Event()
-
     def label() -> str:
         if state["stage"] == "reduce":
             return f"{n} rank(s) mapped ({state['cached']} cached); reduce, rules and report"
         return f"ranks {state['ranks']}/{n} ({state['cached']} cached)"
 
-    def draw() -> None:
+    def draw(stop: threading.Event) -> None:
         if stop.wait(DELAY_S):
             return
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
@@ -55,10 +53,5 @@ def map_progress(plan: Plan, enabled: bool | None = None) -> Iterator[Callable[[
                 with lock:
                     bar.update(task, completed=state["done"], description=label())
 
-    thread = threading.Thread(target=draw, daemon=True)
-    thread.start()
-    try:
+    with drawing(draw):
         yield tick
-    finally:
-        stop.set()
-        thread.join()

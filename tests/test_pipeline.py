@@ -154,3 +154,9 @@ def test_the_rule_candidates_of_a_map_have_their_documented_columns(demo, tmp_pa
     assert cols == [c for c, _ in relations()["rule_candidates"].columns]
     findings = [c for c, _ in relations()["findings"].columns]
     assert cols == findings  # rules/_candidates.sql inserts them as findings, column for column
+
+
+def test_a_cache_folder_named_like_hive_partitions_changes_nothing(demo, tmp_path):
+    # DuckDB reads key=value path segments as columns unless told not to
+    odd = tmp_path / "rank=7" / "ts=1" / "name=x" / "file_id=9"
+    assert report(demo, odd) == whole_set_json(demo)

@@ -42,7 +42,8 @@ def attach_entries(con: duckdb.DuckDBPyConnection, plan: Plan, infos: list[dict]
         files = [str(Path(f) / f"{name}.parquet") for f, info in zip(folders, infos)
                  if name in info["relations"]]
         total = sum(info["relations"].get(name, 0) for info in infos)
-        src = f"read_parquet([{', '.join(_q(f) for f in files)}])"
+        # no hive partitioning: a cache under /x/rank=7/ would otherwise overwrite every rank
+        src = f"read_parquet([{', '.join(_q(f) for f in files)}], hive_partitioning = false)"
         if name == "ingest_issues":
             con.execute("CREATE OR REPLACE TABLE set_ingest_notes (rank INTEGER, file VARCHAR, engine VARCHAR, "
                         "issue VARCHAR, events BIGINT, example VARCHAR)")

@@ -1,4 +1,4 @@
--- memory/memory_events.sql (version 2): memory over time from `[memory]` events.
+-- memory/memory_events.sql (version 3): memory over time from `[memory]` events.
 -- Reads: events, batches, analysis_window, host_ranges (after the analyses).
 -- Used by: `anemoi-tp memory`, reports.
 -- `profile_memory=True` traces record one `[memory]` instant per allocation / free with
@@ -105,4 +105,4 @@ SELECT rank, device, dim, owner,
        coalesce(sum(bytes) FILTER (WHERE bytes > 0), 0) AS allocated_bytes,
        coalesce(-sum(bytes) FILTER (WHERE bytes < 0), 0) AS freed_bytes,
        coalesce(sum(bytes), 0) AS net_bytes
-FROM owned GROUP BY ALL ORDER BY rank, device, dim, net_bytes DESC;
+FROM owned GROUP BY ALL ORDER BY rank, device, dim, net_bytes DESC, owner;

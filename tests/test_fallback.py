@@ -233,7 +233,10 @@ def test_data_loader_patterns_set_time_and_phase_together(tmp_path):
     con2, _ = load(path)
     r2 = build_report(con2)["ranks"][0]   # defaults: my_fetch is nothing, the window is the batch
     assert r2["total_s"] == pytest.approx(80 * US)
-    assert r2["gpu_time"]["data_loader_s"] == 0 and _split(r2, "phases")["data_loader"] == 0
+    # no data-loader range: data loading is unknown (missing, with the reason), not 0; the
+    # window's split still has its (empty) data_loader part
+    assert r2["gpu_time"]["data_loader_s"] is None and _split(r2, "phases")["data_loader"] == 0
+    assert r2["missing"]["data_loader"].startswith("no data-loader ranges")
 
 
 @pytest.mark.parametrize("toml, words", [

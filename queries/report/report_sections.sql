@@ -1,4 +1,4 @@
--- report/report_sections.sql (version 1): one view per report section, in the units shown.
+-- report/report_sections.sql (version 2): one view per report section, in the units shown.
 -- Reads: report_ranks, report_missing, report_breakdown, report_module_gpu, report_annotations,
 --        report_collectives, report_links, batches, collective_matches, ranks, devices.
 -- Used by: anemoi_tp/report/sections.py (one spec per section: every format prints these
@@ -73,7 +73,7 @@ FROM report_ranks r JOIN section_rank_metrics m USING (rank) ORDER BY r.rank;
 
 -- @view section_missing    one row per number a trace cannot support, and why
 -- @column rank             rank (NULL: across ranks)
--- @column section          window | throughput | gpu | phases | modules | collectives
+-- @column section          window | throughput | gpu | data_loader | phases | modules | collectives
 -- @column reason           why
 CREATE OR REPLACE VIEW section_missing AS SELECT rank, section, reason FROM report_missing;
 

@@ -1,4 +1,4 @@
--- report/report_views.sql (version 3): the numbers of a report, in seconds and percent.
+-- report/report_views.sql (version 4): the numbers of a report, in seconds and percent.
 -- Reads: analysis_window, gpu_time, attribution, annotation_stats, collective_matches,
 --        host_ranges, gpu_owners, gpu_activities, analysis_patterns, ranks.   Used by: anemoi_tp/report (every format).
 -- Missing numbers are NULL here (the one place that decides it: no window, no GPU activity,
@@ -18,7 +18,7 @@
 -- @column computation_s    union of computation kernels, s
 -- @column communication_s  union of communication kernels, s
 -- @column memory_ops_s     union of memcpy / memset, s
--- @column data_loader_s    union of data-loader host ranges, s
+-- @column data_loader_s    union of data-loader host ranges, s (NULL: the rank has none)
 -- @column overlap_s        communication ∩ computation, s
 -- @column overlap_pct_of_total  overlap / total × 100
 -- @column overlap_pct_of_comm   overlap / communication × 100
@@ -34,7 +34,10 @@ SELECT w.rank, w.batches, w.source AS window_source,
        g.computation_ns / 1e9 AS computation_s,
        g.communication_ns / 1e9 AS communication_s,
        g.memory_ns / 1e9 AS memory_ops_s,
-       CASE WHEN w.ts IS NOT NULL THEN gt.data_loader_ns / 1e9 END AS data_loader_s,
+       -- no data-loader range at all: data loading is unknown, not 0 (report_missing says why)
+       CASE WHEN w.ts IS NOT NULL AND EXISTS (SELECT 1 FROM host_ranges h WHERE h.rank = w.rank
+                                                AND h.kind = 'data_loader')
+            THEN gt.data_loader_ns / 1e9 END AS data_loader_s,
        g.overlap_ns / 1e9 AS overlap_s,
        100.0 * g.overlap_ns / w.total_ns AS overlap_pct_of_total,
        100.0 * g.overlap_ns / nullif(g.communication_ns, 0) AS overlap_pct_of_comm,
@@ -48,7 +51,7 @@ ORDER BY w.rank;
 
 -- @view report_missing     one row per (rank, section) that cannot be computed
 -- @column rank             rank
--- @column section          window | throughput | gpu | phases | modules | collectives
+-- @column section          window | throughput | gpu | data_loader | phases | modules | collectives
 -- @column reason           why
 CREATE OR REPLACE VIEW report_missing AS
 SELECT rank, 'window' AS section, missing AS reason FROM analysis_window WHERE missing IS NOT NULL
@@ -58,6 +61,10 @@ WHERE missing IS NULL AND throughput_missing IS NOT NULL
 UNION ALL
 SELECT r.rank, 'gpu', 'no GPU activity (kernels, memcpy, memset) in the trace of this rank'
 FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM gpu_activities g WHERE g.rank = r.rank)
+UNION ALL
+SELECT r.rank, 'data_loader', 'no data-loader ranges (Lightning''s [pl][profile]…train_dataloader_next, '
+       || 'enumerate(DataLoader)#…, or the configured data_loader patterns)'
+FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM host_ranges h WHERE h.rank = r.rank AND h.kind = 'data_loader')
 UNION ALL
 SELECT r.rank, 'phases', 'no phase ranges (Lightning [pl][profile] training_step, backward, '
        || 'optimizer_step; ## forward ##, ProfilerStep#N, Optimizer.step#…; or the configured '

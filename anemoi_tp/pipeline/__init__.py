@@ -63,7 +63,7 @@ def open_trace(path: str | Path, options: RunOptions | None = None, engine: str 
     """Plan, map every rank (or find it in the cache), reduce, and run the rules."""
     from ..analysis import query_versions
     from ..rules.run import classifying_thresholds
-    from .execute import memory_budget, run_maps, scheduler_from_env
+    from .execute import run_maps, scheduler_from_env, share
     from .plan import make_plan
     from .progress import map_progress
     from .reduce import reduce_set
@@ -84,7 +84,7 @@ def open_trace(path: str | Path, options: RunOptions | None = None, engine: str 
             # the reduce and the report within half the maps' budget: the report's rows are
             # Python objects beside it (a 64-rank JSON report is ~28 MB); DuckDB spills beyond
             con, folders = reduce_set(plan, infos, patterns, thresholds, before_rules,
-                                      f"{memory_budget(plan.tasks) >> 21}MiB")
+                                      share(plan.tasks, 2)[1])
     except BaseException:
         cache.close()
         raise

@@ -56,6 +56,11 @@ def content_key(path: str | Path) -> str:
     return f"{h.hexdigest()}-{size}"
 
 
+def content_size(ckey: str) -> int:
+    """The file size a content key (``content_key``) records."""
+    return int(ckey.rsplit("-", 1)[1])
+
+
 def entry_key(parts: dict) -> str:
     """A key over JSON-able parts (sorted keys): the folder name of an entry."""
     text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ..errors import InputError
 from .cache import Cache
 from .plan import RankTask
-from .rankmap import default_threads, map_rank
+from .rankmap import map_rank
 
 Tick = Callable[[dict], None]
 
@@ -29,6 +29,12 @@ def memory_budget(tasks: list[RankTask]) -> int:
     return int(1.5 * largest) + (192 << 20)
 
 
+def share(tasks: list[RankTask], maps: int) -> tuple[int, str]:
+    """(DuckDB threads, memory limit) of each of ``maps`` maps running at once on this machine."""
+    return (max(1, (os.cpu_count() or 1) // max(1, maps)),
+            f"{memory_budget(tasks) // max(1, maps) >> 20}MiB")
+
+
 def run_maps(tasks: list[RankTask], cache: Cache, versions: dict[str, int], workers: int | None = None,
              scheduler: str | None = None, tick: Tick | None = None, threads: int | None = None) -> list[dict]:
     """Each task's entry summary, in task order; ``tick(summary)`` after each finished map.
@@ -38,10 +44,9 @@ def run_maps(tasks: list[RankTask], cache: Cache, versions: dict[str, int], work
     equal part of the memory budget (a rank's analyses parallelise less well than different
     ranks do). ``threads``: DuckDB threads of each map, instead."""
     if scheduler is None and not workers:
-        cores = os.cpu_count() or 1
-        concurrency = max(1, min(len(tasks), cores))
-        per_map = threads or max(1, cores // concurrency)
-        limit = f"{memory_budget(tasks) // concurrency // (1 << 20)}MiB"
+        concurrency = max(1, min(len(tasks), os.cpu_count() or 1))
+        per_map, limit = share(tasks, concurrency)
+        per_map = threads or per_map
         out: list[dict | None] = [None] * len(tasks)
 
         def one(i: int) -> None:
@@ -80,8 +85,7 @@ def _run_dask(tasks, cache, versions, workers, scheduler, tick) -> list[dict]:
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=40)
         client = distributed.Client(cluster)
-        threads = default_threads(workers)
-        limit = f"{memory_budget(tasks) // workers // (1 << 20)}MiB"
+        threads, limit = share(tasks, workers)
     else:
         try:
             client = distributed.Client(scheduler, timeout="20s")

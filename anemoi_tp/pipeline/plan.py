@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..ingest.discover import assign_ranks, discover
-from .cache import Cache, content_key, entry_key
+from .cache import Cache, content_key, content_size, entry_key
 
 MAX_FILES = 1 << 23  # event ids are file_id · 2^40 + position (schema.sql's event_base)
 # Consecutive ranks smaller than this are mapped together, up to this much JSON per map: a map
@@ -49,7 +49,7 @@ class RankTask:
 
     @property
     def json_bytes_hint(self) -> int:
-        return sum(int(c.rsplit("-", 1)[1]) for c in self.content)
+        return sum(content_size(c) for c in self.content)
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _groups(rank_files: list[list[int]], contents: list[str]) -> list[list[list[
     """Consecutive ranks (their file indices) packed into maps of at most GROUP_BYTES; a rank
     above it is a map of its own."""
     def size(ids: list[int]) -> int:
-        return sum(int(contents[i].rsplit("-", 1)[1]) for i in ids)
+        return sum(content_size(contents[i]) for i in ids)
 
     env = os.environ.get("ANEMOI_TP_GROUP_MB", "")
     limit = int(env) << 20 if env.isdigit() else GROUP_BYTES

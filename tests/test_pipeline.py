@@ -160,3 +160,22 @@ def test_a_cache_folder_named_like_hive_partitions_changes_nothing(demo, tmp_pat
     # DuckDB reads key=value path segments as columns unless told not to
     odd = tmp_path / "rank=7" / "ts=1" / "name=x" / "file_id=9"
     assert report(demo, odd) == whole_set_json(demo)
+
+
+def test_the_views_the_reduce_derives_equal_the_whole_sets(demo, tmp_path):
+    # flows is not in the entries: the reduce pairs each file's flow events itself (the
+    # demo's ranks each have ac2g and fwdbwd flows); the rows must be the whole set's
+    from anemoi_tp.pipeline import RunOptions
+    from anemoi_tp.pipeline.reduce import DERIVED
+    from anemoi_tp.session import open_set
+
+    con = connect()
+    load_traces(con, demo)
+    ref = con.execute("SELECT * FROM flows ORDER BY ALL").fetchall()
+    assert {r[2] for r in ref} == {"ac2g", "fwdbwd"} and len({r[0] for r in ref}) == CFG.ranks
+    src = open_set(demo, RunOptions(progress=False, cache_dir=str(tmp_path / "c")))
+    try:
+        assert src.con.execute("SELECT * FROM flows ORDER BY ALL").fetchall() == ref
+    finally:
+        src.close()
+    assert all(not (e.parent / f"{n}.parquet").exists() for e in entries(tmp_path / "c") for n in DERIVED)

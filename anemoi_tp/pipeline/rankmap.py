@@ -18,14 +18,15 @@ from pathlib import Path
 
 from .cache import ENTRY_FILE, Cache
 from .plan import RankTask
+from .reduce import DERIVED
 
 # Relations of a rank database that are not part of its entry: the raw events (``events``
-# holds the usable ones), the cross-rank tables a single rank cannot make, and the settings
-# and rule tables the reduce makes for the whole set.
+# holds the usable ones), the cross-rank tables a single rank cannot make, the settings
+# and rule tables the reduce makes for the whole set, and the views it derives itself.
 NOT_EXPORTED = frozenset({
     "trace_events", "anemoi_tp_meta", "collective_matches", "collective_straggler",
     "analysis_patterns", "kernel_class_patterns", "rule_thresholds", "findings",
-})
+}) | frozenset(DERIVED)
 
 
 def event_base(task: RankTask) -> int:
@@ -103,7 +104,7 @@ def _export(con, out: Path) -> dict[str, int]:
         if name in NOT_EXPORTED:
             continue
         path = out / f"{name}.parquet"
-        # COPY returns the rows it wrote: a view (flows) is computed once, not again for a count
+        # COPY returns the rows it wrote: a view is computed once, not again for a count
         rows[name] = con.execute(f"COPY (SELECT {_columns(con, name)} FROM {name}) TO '{_quote(path)}' "
                                  "(FORMAT parquet, COMPRESSION zstd)").fetchone()[0]  # zstd: half snappy's size
     return rows

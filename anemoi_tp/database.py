@@ -1,8 +1,11 @@
 """The DuckDB database: connections, and running the project's SQL files."""
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,9 +23,27 @@ META_TABLE = "anemoi_tp_meta"
 SAFE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
+_spill: list[str] = []
+
+
+def spill_dir() -> str:
+    """This process's folder for what in-memory databases spill beyond their memory limit, in
+    $TMPDIR (node-local on most clusters); removed at exit, swept by a later run if killed.
+    DuckDB's default is ``.tmp`` in the working directory: the user's folder, perhaps read-only
+    or on a shared file system."""
+    if not _spill:
+        from .signals import temp_prefix
+
+        _spill.append(tempfile.mkdtemp(prefix=temp_prefix() + "spill-"))
+        atexit.register(shutil.rmtree, _spill[0], True)
+    return _spill[0]
+
+
 def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """An in-memory database, or a database file."""
+    """An in-memory database (spilling to ``spill_dir()``), or a database file."""
     con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only, config=SAFE_CONFIG)
+    if not path:
+        con.execute("SET temp_directory = ?", [spill_dir()])
     con.execute(f"SET threads = {os.cpu_count() or 1}")
     if not read_only:
         # Statements may reorder rows (cheaper); the event inserts, whose rowid is the event's

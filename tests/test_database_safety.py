@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import tempfile
 from pathlib import Path
 
 import duckdb
 import pytest
+
+from anemoi_tp.database import connect, spill_dir
 
 from conftest import EVENTS, write_trace
 from test_cli import run
@@ -109,3 +112,17 @@ def test_a_meta_view_or_a_table_replaced_by_a_view_is_refused(db, tmp_path):
     _tamper(db, "DROP TABLE anemoi_tp_meta",
             "CREATE VIEW anemoi_tp_meta AS SELECT 1 AS schema_version, 'x' AS tool_version")
     _one_error(run("report", str(db)), "no anemoi_tp_meta table")
+
+
+def test_an_in_memory_database_spills_to_its_own_folder_not_the_working_directory(tmp_path, monkeypatch):
+    # DuckDB's default spill folder is .tmp in the working directory: here a file of that
+    # name makes it fail ("Failed to create directory"); ours lies in $TMPDIR
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".tmp").write_text("not a folder")
+    con = connect()
+    con.execute("SET memory_limit = '30MB'; SET threads = 1")
+    n = con.execute("SELECT count(*) FROM (SELECT i, md5(i::VARCHAR) AS m FROM range(3000000) t(i) "
+                    "ORDER BY m)").fetchone()[0]
+    assert n == 3_000_000
+    assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == spill_dir()
+    assert spill_dir().startswith(tempfile.gettempdir())

@@ -179,3 +179,36 @@ def test_the_views_the_reduce_derives_equal_the_whole_sets(demo, tmp_path):
     finally:
         src.close()
     assert all(not (e.parent / f"{n}.parquet").exists() for e in entries(tmp_path / "c") for n in DERIVED)
+
+
+def test_a_file_is_hashed_again_only_when_it_changed(tmp_path, monkeypatch):
+    import xxhash
+
+    from anemoi_tp.pipeline import cache as cache_mod
+
+    hashed = []
+    real = cache_mod.content_key
+    monkeypatch.setattr(cache_mod, "content_key", lambda p: hashed.append(p) or real(p))
+    cache = cache_mod.Cache.open(tmp_path / "c")
+    f = tmp_path / "rank0.json"
+    f.write_bytes(b"a" * 100)
+    # just written: hashed every time (a write in the same mtime tick would not show)
+    assert cache.content_key(f) == cache.content_key(f) == xxhash.xxh3_128(b"a" * 100).hexdigest() + "-100"
+    assert len(hashed) == 2
+    old = time.time_ns() - 60 * 10**9
+    os.utime(f, ns=(old, old))
+    cache.content_key(f)
+    assert cache.content_key(f) == xxhash.xxh3_128(b"a" * 100).hexdigest() + "-100"
+    assert len(hashed) == 3  # settled: the second look-up is remembered
+    # the same size and mtime, other bytes: the ctime moved, so it is hashed again
+    f.write_bytes(b"b" * 100)
+    os.utime(f, ns=(old, old))
+    assert cache.content_key(f) == xxhash.xxh3_128(b"b" * 100).hexdigest() + "-100"
+    assert len(hashed) == 4
+    # a temporary cache (--no-cache) remembers nothing
+    temporary = cache_mod.Cache.open(enabled=False)
+    try:
+        assert temporary.content_key(f) == xxhash.xxh3_128(b"b" * 100).hexdigest() + "-100"
+    finally:
+        temporary.close()
+    assert len(hashed) == 5

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from ..signals import TEMP_PREFIX, pid_alive
 LAYOUT = "v1"  # raise when the entry layout changes: old entries are then ignored
 ENTRY_FILE = "entry.json"
 _CHUNK = 8 << 20
+# a file written this recently may still change within its mtime's tick: hashed, not remembered
+_SETTLED_NS = 2_000_000_000
+SMALL = ("probe", "stat")  # folders of small files written whole (``_put``)
 
 
 def default_root() -> Path:
@@ -82,7 +86,8 @@ class Cache:
         try:
             (root / LAYOUT / "ranks").mkdir(parents=True, exist_ok=True)
             (root / LAYOUT / "tmp").mkdir(parents=True, exist_ok=True)
-            (root / LAYOUT / "probe").mkdir(parents=True, exist_ok=True)
+            for name in SMALL:
+                (root / LAYOUT / name).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(root, f"cannot use the cache folder ({exc.strerror}); set "
                                    "ANEMOI_TP_CACHE to a writable folder or use --no-cache") from None
@@ -126,16 +131,44 @@ class Cache:
             return None
 
     def probe_put(self, ckey: str, value: dict) -> None:
-        folder = self.base / "probe"
+        self._put("probe", f"{ckey}.json", json.dumps(value))
+
+    def content_key(self, path: str | Path) -> str:
+        """``content_key(path)``, remembered by the file's identity (its real path, device,
+        inode, size, mtime and ctime in ns), as git's index and ccache do: a rerun hashes only
+        the files changed since. A write changes the ctime even where the mtime is set back.
+        Not remembered: a file that changed while it was hashed, or written in the last 2 s."""
+        before = os.stat(path)
+        memo = entry_key({"path": os.path.realpath(path), "dev": before.st_dev, "ino": before.st_ino,
+                          "size": before.st_size, "mtime": before.st_mtime_ns, "ctime": before.st_ctime_ns})
+        if not self.temporary:
+            try:
+                known = (self.base / "stat" / memo).read_text()
+                if content_size(known) == before.st_size:
+                    return known
+            except (OSError, ValueError, IndexError):
+                pass
+        key = content_key(path)
+        after = os.stat(path)
+        settled = time.time_ns() - after.st_mtime_ns > _SETTLED_NS
+        same = (after.st_size, after.st_mtime_ns, after.st_ctime_ns) == \
+               (before.st_size, before.st_mtime_ns, before.st_ctime_ns)
+        if not self.temporary and settled and same:
+            self._put("stat", memo, key)
+        return key
+
+    def _put(self, folder_name: str, name: str, text: str) -> None:
+        """Write a small file whole: under a temporary name (swept if this pid dies), then renamed."""
+        folder = self.base / folder_name
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=folder)
         with os.fdopen(fd, "w") as f:
-            json.dump(value, f)
-        os.replace(tmp, folder / f"{ckey}.json")
+            f.write(text)
+        os.replace(tmp, folder / name)
 
     def sweep(self) -> None:
         """Remove temporary entries of processes that are gone (killed runs)."""
-        for folder in (self.base / "tmp", self.base / "probe"):
+        for folder in (self.base / "tmp", *(self.base / n for n in SMALL)):
             try:
                 names = list(folder.iterdir())
             except OSError:
@@ -162,13 +195,14 @@ class Cache:
         return {"path": str(self.root), "entries": entries, "bytes": size, "probes": probes}
 
     def clear(self) -> int:
-        """Remove every entry (and the probes); returns the entries removed."""
+        """Remove every entry (and the probes and remembered hashes); returns the entries removed."""
         n = 0
         for p in list((self.base / "ranks").glob("*")):
             shutil.rmtree(p, ignore_errors=True)
             n += 1
-        shutil.rmtree(self.base / "probe", ignore_errors=True)
-        (self.base / "probe").mkdir(parents=True, exist_ok=True)
+        for name in SMALL:
+            shutil.rmtree(self.base / name, ignore_errors=True)
+            (self.base / name).mkdir(parents=True, exist_ok=True)
         return n
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..ingest.discover import assign_ranks, discover
-from .cache import Cache, content_key, content_size, entry_key
+from .cache import Cache, content_size, entry_key
 
 MAX_FILES = 1 << 23  # event ids are file_id · 2^40 + position (schema.sql's event_base)
 # Consecutive ranks smaller than this are mapped together, up to this much JSON per map: a map
@@ -85,7 +85,7 @@ def make_plan(path: str | Path, cache: Cache, engine: str = "kineto", patterns: 
         raise InputError(path, f"more than {MAX_FILES - 1} trace files")
     contents, metas = [], []
     for f in files:
-        ckey = content_key(f)
+        ckey = cache.content_key(f)
         meta = cache.probe_get(ckey)
         if meta is None:
             meta = probe(f)

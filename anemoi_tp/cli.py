@@ -77,12 +77,14 @@ def run_options(f):
 
 
 def _open_set(trace: str, jobs: int | None = None, workers: int | None = None,
-              scheduler: str | None = None, no_cache: bool = False, quiet: bool = False, **settings):
-    """open_set (session.py) with the run options of the command line; warnings on stderr."""
+              scheduler: str | None = None, no_cache: bool = False, quiet: bool = False,
+              events: bool = True, **settings):
+    """open_set (session.py) with the run options of the command line; warnings on stderr.
+    ``events=False``: for commands that never read the raw events (the reports)."""
     from .pipeline import RunOptions
     from .session import open_set
 
-    run = RunOptions(cache=not no_cache, workers=workers, scheduler=scheduler)
+    run = RunOptions(cache=not no_cache, workers=workers, scheduler=scheduler, events=events)
     warn = None if quiet else (lambda w: click.echo(f"warning: {w}", err=True))
     return open_set(trace, run, threads=jobs, warn=warn, **settings)
 
@@ -249,7 +251,7 @@ def report(trace: str, fmt: str | None, output: str | None, detailed: bool, top:
         from .tracking import require_mlflow
         require_mlflow()  # before the work: a missing extra is one line, exit 2
     src = _open_set(trace, jobs, workers, scheduler, no_cache, patterns=patterns, thresholds=thresholds,
-                    module_depth=module_depth)
+                    module_depth=module_depth, events=False)
     with stage_status(f"{trace}: report"):
         data = report_data(src.con, patterns, thresholds, top=top, module_depth=module_depth,
                            analysed=src.analysed)  # stored analyses of a .duckdb where current
@@ -336,7 +338,8 @@ def compare(runs: tuple, labels: tuple, fmt: str | None, output: str | None, top
     names = list(labels) or [Path(r.rstrip("/")).name for r in runs]
     names = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
     patterns, _ = load_config(config_file)
-    sources = [_open_set(run, jobs, workers, scheduler, no_cache, patterns=patterns) for run in runs]
+    sources = [_open_set(run, jobs, workers, scheduler, no_cache, patterns=patterns, events=False)
+               for run in runs]
     cons = [s.con for s in sources]
     reports = [(name, report_data(s.con, patterns, analysed=s.analysed)) for name, s in zip(names, sources)]
     data = cmp.build_comparison(reports)
@@ -410,7 +413,7 @@ def memory(source: str, fmt: str | None, output: str | None, top: int) -> None:
         con = connect()
         load_snapshot_checked(con, path)
     else:
-        src = _open_set(source)
+        src = _open_set(source, events=False)
         con = src.con
         if not src.analysed:
             run_analyses(con)
@@ -541,8 +544,8 @@ def cache_info() -> None:
     from .pipeline.cache import Cache
 
     info = Cache.open().info()
-    click.echo(f"{info['path']}: {info['entries']} rank entries, {info['bytes'] / 1e6:.1f} MB "
-               f"({info['probes']} file probes)")
+    click.echo(f"{info['path']}: {info['entries']} rank entries, {info['events_entries']} of raw events, "
+               f"{info['bytes'] / 1e6:.1f} MB ({info['probes']} file probes)")
 
 
 @cache.command("clear")
@@ -603,7 +606,7 @@ def demo(output: Path, ranks: int, batches: int, seed: int, gz: bool, fmt: str) 
     paths = generate_trace_set(output, DemoConfig(ranks=ranks, batches=batches, seed=seed, gzip=gz))
     click.echo(f"wrote {len(paths)} trace files to {output}/ "
                f"(next: anemoi-tp report {output} --detailed)", err=True)
-    src = _open_set(str(output))
+    src = _open_set(str(output), events=False)
     data = build_report(src.con, analysed=True)
     _write_output(_strict_json(data, default=str) + "\n" if fmt == "json"
                   else render_text(data, detailed=True, top=10))

@@ -52,7 +52,12 @@ def report(trace: Path, cache: Path, *extra: str, group_mb: int = 0) -> str:
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted((cache / "v1" / "ranks").glob("*/entry.json"))
+    """The rank entries (their entry.json), without the raw events' entries."""
+    return sorted(p for p in (cache / "v1" / "ranks").glob("*/entry.json") if not p.parent.name.endswith("-events"))
+
+
+def events_entries(cache: Path) -> list[Path]:
+    return sorted((cache / "v1" / "ranks").glob("*-events/entry.json"))
 
 
 def test_ranks_loaded_apart_report_what_the_whole_set_reports(demo, tmp_path):
@@ -212,3 +217,38 @@ def test_a_file_is_hashed_again_only_when_it_changed(tmp_path, monkeypatch):
     finally:
         temporary.close()
     assert len(hashed) == 5
+
+
+def test_the_raw_events_are_mapped_for_sql_only_and_then_kept(demo, tmp_path):
+    con = connect()
+    load_traces(con, demo)
+    # (event ids differ: a map numbers from its first file's id; they stay unique)
+    want = con.execute("SELECT count(*), count(DISTINCT rank), count(DISTINCT event_id), sum(dur) "
+                       "FROM events").fetchone()
+    flows = con.execute("SELECT count(*) FROM flows WHERE status = 'paired'").fetchone()[0]
+    assert want[1] == CFG.ranks and flows > 0
+    sql = ("SELECT (SELECT count(*) FROM events), (SELECT count(DISTINCT rank) FROM events), "
+           "(SELECT count(DISTINCT event_id) FROM events), (SELECT sum(dur) FROM events), "
+           "(SELECT count(*) FROM flows WHERE status = 'paired')")
+    expected = ",".join(map(str, (*want, flows)))
+
+    # a report reads no raw events: its maps write none
+    cache = tmp_path / "c"
+    report(demo, cache)
+    ranks_before = entries(cache)
+    assert len(ranks_before) == CFG.ranks and events_entries(cache) == []
+    # SQL of the user's may read them: the ranks are loaded again for them alone, once
+    r = cli("query", str(demo), sql, "-f", "csv", cache=cache)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == expected
+    assert entries(cache) == ranks_before and len(events_entries(cache)) == CFG.ranks
+    parts = [json.loads(p.read_text())["relations"] for p in events_entries(cache)]
+    assert all(list(p) == ["events"] for p in parts) and sum(p["events"] for p in parts) == want[0]
+    # on a new cache a query maps the analyses and the events together (one load per rank)
+    fresh = tmp_path / "f"
+    r = cli("query", str(demo), sql, "-f", "csv", cache=fresh)
+    assert r.stdout.splitlines()[-1] == expected
+    assert len(entries(fresh)) == len(events_entries(fresh)) == CFG.ranks
+    info = cli("cache", "info", cache=fresh)
+    assert f": {CFG.ranks} rank entries, {CFG.ranks} of raw events," in info.stdout
+    assert cli("cache", "clear", cache=fresh).stdout.startswith(f"removed {CFG.ranks} rank entries")

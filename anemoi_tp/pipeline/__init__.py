@@ -26,6 +26,9 @@ class RunOptions:
     workers: int | None = None
     scheduler: str | None = None
     progress: bool | None = None  # None: on a terminal only
+    # the raw events (and the flows the reduce derives from them): for SQL of the user's; the
+    # report reads neither, so its maps do not write them (~10 % of a map) until a query asks
+    events: bool = True
 
 
 @dataclass
@@ -78,12 +81,13 @@ def open_trace(path: str | Path, options: RunOptions | None = None, engine: str 
         t1 = time.perf_counter()
         with map_progress(plan, options.progress) as tick:
             infos = run_maps(plan.tasks, cache, versions, options.workers,
-                             scheduler_from_env(options.scheduler), tick, threads)
+                             scheduler_from_env(options.scheduler), tick, threads, options.events)
             tick(None)  # the reduce
             t2 = time.perf_counter()
             # the reduce and the report within half the maps' budget: the report's rows are
             # Python objects beside it (a 64-rank JSON report is ~28 MB); DuckDB spills beyond
-            con, folders = reduce_set(plan, infos, patterns, thresholds, before_rules,
+            entries = infos + [i["events_entry"] for i in infos if i.get("events_entry")]
+            con, folders = reduce_set(plan, entries, patterns, thresholds, before_rules,
                                       share(plan.tasks, 2)[1])
     except BaseException:
         cache.close()

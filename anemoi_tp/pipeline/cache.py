@@ -30,6 +30,8 @@ from ..signals import TEMP_PREFIX, pid_alive
 
 LAYOUT = "v1"  # raise when the entry layout changes: old entries are then ignored
 ENTRY_FILE = "entry.json"
+# the raw events of a rank entry: an entry of their own, named for it with this suffix (rankmap.py)
+EVENTS_SUFFIX = "-events"
 _CHUNK = 8 << 20
 # a file written this recently may still change within its mtime's tick: hashed, not remembered
 _SETTLED_NS = 2_000_000_000
@@ -186,20 +188,25 @@ class Cache:
 
     def info(self) -> dict:
         """Where the cache is, its entries and their size."""
-        entries, size = 0, 0
+        entries, events, size = 0, 0, 0
         for p in (self.base / "ranks").glob("*"):
             if (p / ENTRY_FILE).is_file():
-                entries += 1
+                if p.name.endswith(EVENTS_SUFFIX):
+                    events += 1
+                else:
+                    entries += 1
             size += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
         probes = sum(1 for _ in (self.base / "probe").glob("*.json"))
-        return {"path": str(self.root), "entries": entries, "bytes": size, "probes": probes}
+        return {"path": str(self.root), "entries": entries, "events_entries": events, "bytes": size,
+                "probes": probes}
 
     def clear(self) -> int:
-        """Remove every entry (and the probes and remembered hashes); returns the entries removed."""
+        """Remove every entry (and the probes and remembered hashes); returns the rank entries
+        removed (the raw events' entries go with them)."""
         n = 0
         for p in list((self.base / "ranks").glob("*")):
             shutil.rmtree(p, ignore_errors=True)
-            n += 1
+            n += not p.name.endswith(EVENTS_SUFFIX)
         for name in SMALL:
             shutil.rmtree(self.base / name, ignore_errors=True)
             (self.base / name).mkdir(parents=True, exist_ok=True)

@@ -36,13 +36,15 @@ def share(tasks: list[RankTask], maps: int) -> tuple[int, str]:
 
 
 def run_maps(tasks: list[RankTask], cache: Cache, versions: dict[str, int], workers: int | None = None,
-             scheduler: str | None = None, tick: Tick | None = None, threads: int | None = None) -> list[dict]:
+             scheduler: str | None = None, tick: Tick | None = None, threads: int | None = None,
+             events: bool = True) -> list[dict]:
     """Each task's entry summary, in task order; ``tick(summary)`` after each finished map.
 
     In this process the ranks are mapped ``concurrency`` at a time (one per core, at most one
     per rank), each map a DuckDB database of its own with cores / concurrency threads and an
     equal part of the memory budget (a rank's analyses parallelise less well than different
-    ranks do). ``threads``: DuckDB threads of each map, instead."""
+    ranks do). ``threads``: DuckDB threads of each map, instead. ``events``: with each rank's
+    raw events (``rankmap.map_rank``)."""
     if scheduler is None and not workers:
         concurrency = max(1, min(len(tasks), os.cpu_count() or 1))
         per_map, limit = share(tasks, concurrency)
@@ -51,7 +53,7 @@ def run_maps(tasks: list[RankTask], cache: Cache, versions: dict[str, int], work
 
         def one(i: int) -> None:
             out[i] = map_rank(tasks[i], str(cache.root), cache.temporary, versions, threads=per_map,
-                              memory_limit=limit)
+                              memory_limit=limit, events=events)
             if tick:
                 tick(out[i])
 
@@ -65,7 +67,7 @@ def run_maps(tasks: list[RankTask], cache: Cache, versions: dict[str, int], work
                 for f in [pool.submit(one, i) for i in range(len(tasks))]:
                     f.result()  # the first failure, in task order
         return out  # type: ignore[return-value]
-    return _run_dask(tasks, cache, versions, workers, scheduler, tick)
+    return _run_dask(tasks, cache, versions, workers, scheduler, tick, events)
 
 
 def _dask():
@@ -77,7 +79,7 @@ def _dask():
     return distributed
 
 
-def _run_dask(tasks, cache, versions, workers, scheduler, tick) -> list[dict]:
+def _run_dask(tasks, cache, versions, workers, scheduler, tick, events) -> list[dict]:
     distributed = _dask()
     cluster = None
     if scheduler is None:
@@ -94,7 +96,8 @@ def _run_dask(tasks, cache, versions, workers, scheduler, tick) -> list[dict]:
         threads, limit = None, None  # the worker's own cores and DuckDB's default memory limit
     try:
         futures = client.map(map_rank, tasks, cache_root=str(cache.root), cache_temporary=cache.temporary,
-                             versions=versions, threads=threads, memory_limit=limit, pure=False)
+                             versions=versions, threads=threads, memory_limit=limit, events=events,
+                             pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         out: list[dict | None] = [None] * len(tasks)
         for fut in distributed.as_completed(futures):

@@ -13,15 +13,16 @@ from pathlib import Path
 
 import duckdb
 
-from ..database import connect, run_sql
+from ..database import connect, has_relation, run_sql
 from .plan import Plan
 
 # relations that are one per set, not one per rank: the same rows in every entry
 SHARED = frozenset({"module_layers"})
 # views over other exported relations whose rows are per file: the reduce makes them from their
 # own SQL over the set's relations (flows pairs each file's flow events; the same rows as
-# the union of the ranks'), so a map does not write them (flows: ~4 % of a map's CPU)
-DERIVED = {"flows": "views/flows.sql"}
+# the union of the ranks'), so a map does not write them (flows: ~4 % of a map's CPU);
+# name -> (file, the relation it reads: where the entries have none, neither is made)
+DERIVED = {"flows": ("views/flows.sql", "events")}
 # public views with an order of their own (their queries/views file ends with ORDER BY)
 ORDERED = {"ranks": "rank", "devices": "rank, device",
            "ingest_issues": "rank NULLS FIRST, file, issue"}
@@ -82,8 +83,9 @@ def reduce_set(plan: Plan, infos: list[dict], patterns: dict | None = None,
     # with ORDER BY rank, …, as the whole-set tables did)
     con.execute("SET preserve_insertion_order = true")
     folders = attach_entries(con, plan, infos)
-    for f in DERIVED.values():
-        run_sql(con, f)
+    for f, source in DERIVED.values():
+        if has_relation(con, source):
+            run_sql(con, f)
     for f in REDUCE_FILES:
         run_sql(con, f)
         if f == "analysis/settings.sql" and patterns:

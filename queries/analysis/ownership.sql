@@ -1,5 +1,5 @@
--- analysis/ownership.sql (version 3): who owns each GPU activity: phase, module, annotation.
--- Reads: gpu_activities, host_ranges, events (its fwdbwd flow events, paired as views/flows.sql does), batches, interval_tracks.
+-- analysis/ownership.sql (version 4): who owns each GPU activity: phase, module, annotation.
+-- Reads: gpu_activities, host_ranges, events (its fwdbwd flow events, paired by flow_sides of views/flows.sql), batches, interval_tracks.
 -- Used by: attribution, annotations, rules, reports.
 --
 -- DESIGN.md: the owner is the innermost range of the wanted kind (intervals/order.sql: later
@@ -143,18 +143,15 @@ LEFT JOIN own_fwd_thread_map m ON m.rank = b.rank AND m.fwd_thread IS NOT DISTIN
 LEFT JOIN own_bwd_batch bb ON bb.point_id = b.range_id;
 
 -- 1. fwdbwd flows: the end binds to the backward op it lies in; the start is the forward op.
--- The pairs of views/flows.sql ('paired' rows), built here from the fwdbwd events alone: the
--- view pairs every category (all ac2g arrows too) before any filter can reach the events.
+-- The pairs of views/flows.sql ('paired' rows, its flow_sides rule), of the fwdbwd events
+-- alone: the view pairs every category (all ac2g arrows too) before a filter can reach them.
+CREATE OR REPLACE TEMP VIEW own_fwdbwd_events AS SELECT * FROM events WHERE cat = 'fwdbwd';
 CREATE OR REPLACE TEMP TABLE own_flow_points AS
-WITH ev AS (
-    SELECT rank, file_id, id, ts, pid, tid, ph = 's' AS is_start,
-           row_number() OVER (PARTITION BY file_id, id, ph = 's' ORDER BY ts, event_id) AS n
-    FROM events WHERE ph IN ('s', 'f', 't') AND cat = 'fwdbwd'
-)
+WITH ev AS (SELECT * FROM flow_sides(own_fwdbwd_events))
 SELECT row_number() OVER (ORDER BY e.rank, e.ts, s.ts, e.id) AS point_id,
        e.rank, tkey(te.thread_no, e.ts) AS k, ts_.thread_no AS fwd_thread_no, s.ts AS start_ts
 FROM ev s
-JOIN ev e ON e.file_id = s.file_id AND e.id = s.id AND e.n = s.n AND NOT e.is_start
+JOIN ev e ON e.file_id = s.file_id AND e.id = s.id AND e.k = s.k AND NOT e.is_start
 JOIN interval_tracks te ON te.rank = e.rank AND te.pid = e.pid AND te.tid = e.tid
 JOIN interval_tracks ts_ ON ts_.rank = s.rank AND ts_.pid = s.pid AND ts_.tid = s.tid
 WHERE s.is_start;

@@ -1,5 +1,5 @@
--- views/flows.sql (version 2): flow events paired into arrows, orphans kept.
--- Reads: events.
+-- views/flows.sql (version 3): flow events paired into arrows, orphans kept; the pairing rule.
+-- Reads: events.   Used by: users, analysis/ownership.sql (flow_sides).
 --
 -- Starts (ph 's') and ends ('f'; 't' steps are kept as ends too) pair by (file, cat, id) in
 -- time order (at equal ts, file order). Real traces hold many ac2g ends whose start was never written, and starts
@@ -18,17 +18,19 @@
 -- @column end_pid      end process
 -- @column end_tid      end thread
 -- @column end_bp       binding point of the end ('e': enclosing slice)
+-- flow_sides(t): the flow events of t (columns of `events`) numbered for pairing: is_start
+-- (ph 's'; 'f' and 't' are ends) and k, their order within their (file, cat, id) and side; the
+-- k-th start pairs with the k-th end. One rule for this view and for analysis/ownership.sql
+-- (which pairs the fwdbwd flows alone: this view pairs every ac2g arrow too).
+CREATE OR REPLACE MACRO flow_sides(t) AS TABLE
+SELECT *, ph = 's' AS is_start,
+       row_number() OVER (PARTITION BY file_id, cat, id, ph = 's' ORDER BY ts, event_id) AS k
+FROM query_table(t) WHERE ph IN ('s', 'f', 't');
+
 CREATE OR REPLACE VIEW flows AS
-WITH starts AS (
-    SELECT rank, file_id, cat, id, ts, pid, tid,
-           row_number() OVER (PARTITION BY file_id, cat, id ORDER BY ts, event_id) AS k
-    FROM events WHERE ph = 's'
-),
-ends AS (
-    SELECT rank, file_id, cat, id, ts, pid, tid, bp,
-           row_number() OVER (PARTITION BY file_id, cat, id ORDER BY ts, event_id) AS k
-    FROM events WHERE ph IN ('f', 't')
-)
+WITH sides AS (SELECT * FROM flow_sides(events)),
+starts AS (SELECT * FROM sides WHERE is_start),
+ends AS (SELECT * FROM sides WHERE NOT is_start)
 SELECT
     coalesce(s.rank, e.rank) AS rank,
     coalesce(s.file_id, e.file_id) AS file_id,

@@ -30,6 +30,11 @@ NOT_EXPORTED = frozenset({
 }) | frozenset(DERIVED)
 
 
+# report tables whose rows are per rank, made here rather than in the reduce (the report makes
+# them where they are absent: a database from `load`)
+RANK_REPORT_FILES = ("report/report_layers.sql", "report/report_idle_gaps.sql")
+
+
 def event_base(task: RankTask) -> int:
     return task.file_ids[0] << 40
 
@@ -118,7 +123,8 @@ def _build(task: RankTask, out: Path | None, out_events: Path | None, threads: i
             run_analyses(con, task.patterns or None, module_depth=task.module_depth)
             run_sql(con, "memory/memory_events.sql")
             run_rank_rules(con, task.classifying)
-            run_sql(con, "report/report_layers.sql")  # per rank, and the costliest report table
+            for f in RANK_REPORT_FILES:  # per rank: the report's costliest tables
+                run_sql(con, f)
             info.update(relations=_export(con, out, _exported(con)), json_bytes=result.json_bytes,
                         events=result.events, skipped=result.skipped,
                         warnings=[str(w.message) for w in caught if issubclass(w.category, IngestWarning)])

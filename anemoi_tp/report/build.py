@@ -38,7 +38,7 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
         run_analyses(con, patterns, module_depth=module_depth)
         findings = run_rules(con, thresholds)
     run_sql(con, "report/report_views.sql")
-    run_sql(con, "report/report_links.sql")
+    _links(con)
     run_sql(con, "report/report_sections.sql")
     memory = memory_section(con)
     if memory.get("events"):
@@ -132,12 +132,21 @@ def _by(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
     return out
 
 
+def _links(con: duckdb.DuckDBPyConnection) -> None:
+    """report_links.sql, after the per-rank table it reads (made by the ranks' maps, else here)."""
+    from ..database import has_relation
+
+    if not has_relation(con, "report_idle_gaps"):
+        run_sql(con, "report/report_idle_gaps.sql")
+    run_sql(con, "report/report_links.sql")
+
+
 def add_timeline_ranks(con: duckdb.DuckDBPyConnection, report: dict, ranks: list[int]) -> None:
     """Put ``ranks`` on the timeline of a report built on ``con`` as well (besides the ranks
     report_links.sql picks at many ranks): refreshes ``timeline`` and ``timeline_batches``."""
     con.execute("CREATE TEMP TABLE IF NOT EXISTS report_focus_ranks (rank INTEGER)")
     con.execute("DELETE FROM report_focus_ranks")
     con.executemany("INSERT INTO report_focus_ranks VALUES (?)", [[r] for r in ranks])
-    run_sql(con, "report/report_links.sql")
+    _links(con)
     report["timeline"] = _rows(con, "report_timeline")
     report["timeline_batches"] = _rows(con, "report_timeline_batches")

@@ -1,5 +1,5 @@
--- report/report_links.sql (version 5): the spots a report links to, and its GPU timelines.
--- Reads: batches, analysis_window, gpu_activities, gpu_owners, annotation_stats, host_ranges (also
+-- report/report_links.sql (version 6): the spots a report links to, and its GPU timelines.
+-- Reads: batches, gpu_activities, report_idle_gaps, annotation_stats, host_ranges (also
 --        its data_loader ranges: the timeline's fourth lane),
 --        trace_files (perfetto_url, rules/_setup.sql).   Used by: HTML and Markdown reports.
 --
@@ -10,10 +10,7 @@
 -- @column ts               start, ns
 -- @column end_ts           end, ns
 -- @column perfetto_url     ui.perfetto.dev at [ts, end_ts] (served by `anemoi-tp open`)
--- scratch: GPU activity in the window, and per batch, for the interval macros
-CREATE OR REPLACE TEMP TABLE rl_activities AS
-SELECT rank, 'gpu' AS grp, class, ts, ts + dur AS end_ts FROM gpu_activities;
-CREATE OR REPLACE TEMP TABLE rl_busy AS SELECT * FROM clip_to_window(rl_activities);
+-- scratch: the GPU activity of each shown batch, for the interval macros
 -- the batches the timeline shows: of each rank its first, median (lower median; ties: the
 -- earlier) and slowest (ties: the earlier) complete batch; where there are more than 16 ranks,
 -- the ranks of the 12 slowest batches, the rank of the median one, the fastest and rank 0
@@ -62,10 +59,7 @@ WITH slowest AS (
            arg_max(end_ts, (end_ts - ts, -batch)) AS end_ts
     FROM batches WHERE complete GROUP BY rank
 ),
-largest_gap AS (
-    SELECT rank, arg_max(ts, (end_ts - ts, -ts)) AS ts, max(end_ts - ts) AS len
-    FROM busy_gaps(rl_busy) GROUP BY rank
-),
+largest_gap AS (SELECT rank, ts, len FROM report_idle_gaps),
 top_annotation AS (
     SELECT a.rank, a.name, h.ts, h.end_ts
     FROM (SELECT rank, arg_max(name, (gpu_total_ns, name)) AS name FROM annotation_stats

@@ -141,3 +141,19 @@ def test_low_occupancy_and_load_imbalance(tmp_path):
     occ = [f for f in fs if f["rule"] == "low_occupancy"]
     assert [(f["rank"], f["value"]) for f in occ] == [(1, 100.0)]
     assert "ampere_sgemm_128x64_tn (12%" in occ[0]["evidence"]
+
+
+def test_exposed_communication_only_counts_computation_that_meets_a_transfer(tmp_path):
+    # one rank, window [0,100). Transfers (unmatched: whole kernels): [20,40) and [40,50)
+    # (touching: one stretch), [70,80). Computation: [0,20) and [50,70) touch a stretch only,
+    # [30,35) inside one, [45,60) over its end, [85,95) far from any. Exposed: [20,30) + [35,45)
+    # + [70,80) = 30 µs = 30 %; the longest stretches are 10 µs, the earliest [20,30).
+    b = TraceBuilder().range(BATCH, 0, 100).range(TRAIN, 1, 99)
+    b.kernel(ALLREDUCE, 2, 20, 40, stream=20).kernel(ALLREDUCE, 3, 40, 50, stream=20)
+    b.kernel(ALLREDUCE, 4, 70, 80, stream=20)
+    for i, (s, e) in enumerate([(0, 20), (30, 35), (45, 60), (50, 70), (85, 95)]):
+        b.kernel(GEMM, 5 + i, s, e, stream=7 + i % 2)
+    f = by_rule(findings(tmp_path, {0: b.events}))["exposed_communication"]
+    assert (f["rank"], round(f["value"], 6)) == (0, 30.0)
+    assert f["evidence"].startswith("0.030 ms of communication transfer (30.0% of the window)")
+    assert "visStart=20000&visEnd=30000" in f["perfetto_url"]

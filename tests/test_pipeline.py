@@ -252,3 +252,26 @@ def test_the_raw_events_are_mapped_for_sql_only_and_then_kept(demo, tmp_path):
     info = cli("cache", "info", cache=fresh)
     assert f": {CFG.ranks} rank entries, {CFG.ranks} of raw events," in info.stdout
     assert cli("cache", "clear", cache=fresh).stdout.startswith(f"removed {CFG.ranks} rank entries")
+
+
+def test_a_stopped_run_stops_its_running_maps_and_starts_no_more(tmp_path):
+    # 4 ranks mapped 2 at a time in threads: on SIGTERM the maps running are interrupted (one
+    # may just have finished), the others never start (before, every map ran to its end
+    # first); no temporary entry is left
+    trace = tmp_path / "big"
+    generate_trace_set(trace, DemoConfig(ranks=4, batches=300, seed=1))
+    cache = tmp_path / "c"
+    env = dict(os.environ, ANEMOI_TP_CACHE=str(cache), ANEMOI_TP_GROUP_MB="0")
+    code = ("import os; os.cpu_count = lambda: 2; from anemoi_tp.cli import main; import sys; "
+            f"sys.argv = ['anemoi-tp', 'report', {str(trace)!r}, '-f', 'json', '-o', "
+            f"{str(tmp_path / 'r.json')!r}]; main()")
+    p = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    tmp = cache / "v1" / "tmp"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (tmp.is_dir() and len(list(tmp.iterdir())) >= 2):
+        time.sleep(0.02)
+    assert tmp.is_dir() and len(list(tmp.iterdir())) >= 2, "two maps never ran at once"
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=60) == 128 + signal.SIGTERM
+    assert len(entries(cache)) <= 2 and list(tmp.iterdir()) == []
+    assert not (tmp_path / "r.json").exists()

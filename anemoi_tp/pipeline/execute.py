@@ -61,13 +61,33 @@ def run_maps(tasks: list[RankTask], cache: Cache, versions: dict[str, int], work
             for i in range(len(tasks)):
                 one(i)
         else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(concurrency) as pool:
-                for f in [pool.submit(one, i) for i in range(len(tasks))]:
-                    f.result()  # the first failure, in task order
+            _in_threads(one, len(tasks), concurrency)
         return out  # type: ignore[return-value]
     return _run_dask(tasks, cache, versions, workers, scheduler, tick, events)
+
+
+def _in_threads(one: Callable[[int], None], n: int, concurrency: int) -> None:
+    """one(0) … one(n - 1), ``concurrency`` at a time. When the run stops (Ctrl-C, SIGTERM: raised
+    in this thread) or a map fails, no further map starts and the running ones are interrupted
+    (again until their threads are done: an interrupt stops one statement, and a map may be
+    between two), rather than every map being finished first."""
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    from .rankmap import interrupt_running
+
+    pool = ThreadPoolExecutor(concurrency)
+    futures = [pool.submit(one, i) for i in range(n)]
+    try:
+        for f in futures:
+            f.result()  # the first failure, in task order
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        while wait(futures, timeout=0.05).not_done:
+            interrupt_running()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _dask():
@@ -100,11 +120,15 @@ def _run_dask(tasks, cache, versions, workers, scheduler, tick, events) -> list[
                              pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         out: list[dict | None] = [None] * len(tasks)
-        for fut in distributed.as_completed(futures):
-            info = fut.result()  # re-raises the map's InputError here
-            out[index[fut.key]] = info
-            if tick:
-                tick(info)
+        try:
+            for fut in distributed.as_completed(futures):
+                info = fut.result()  # re-raises the map's InputError here
+                out[index[fut.key]] = info
+                if tick:
+                    tick(info)
+        except BaseException:
+            client.cancel(futures)  # a stopped run or a failed map: the others are not wanted
+            raise
         return out  # type: ignore[return-value]
     finally:
         client.close()

@@ -13,6 +13,7 @@ small, picklable values.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -33,6 +34,20 @@ NOT_EXPORTED = frozenset({
 # report tables whose rows are per rank, made here rather than in the reduce (the report makes
 # them where they are absent: a database from `load`)
 RANK_REPORT_FILES = ("report/report_layers.sql", "report/report_idle_gaps.sql")
+
+
+# the databases of the maps running in this process's threads (execute.py interrupts them when
+# the run stops or another map failed: their threads would otherwise finish every map first)
+_running: set = set()
+_running_lock = threading.Lock()
+
+
+def interrupt_running() -> None:
+    """Interrupt the statement each map running in this process is executing (it then fails,
+    removing its temporary entry)."""
+    with _running_lock:
+        for con in list(_running):
+            con.interrupt()
 
 
 def event_base(task: RankTask) -> int:
@@ -99,6 +114,8 @@ def _build(task: RankTask, out: Path | None, out_events: Path | None, threads: i
     from ..rules.run import run_rank_rules
 
     con = connect()
+    with _running_lock:
+        _running.add(con)
     try:
         if threads:
             con.execute(f"SET threads = {int(threads)}")
@@ -130,6 +147,8 @@ def _build(task: RankTask, out: Path | None, out_events: Path | None, threads: i
                         warnings=[str(w.message) for w in caught if issubclass(w.category, IngestWarning)])
         return info
     finally:
+        with _running_lock:
+            _running.discard(con)
         con.close()
 
 

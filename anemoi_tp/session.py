@@ -13,10 +13,10 @@ from .config import load_config, merge_options, merge_thresholds
 from .database import attach_loaded, is_duckdb_file
 from .errors import InputError
 from .jsonout import dumps as strict_json
+from .persist import analyse, stored_analyses_status
 
 if TYPE_CHECKING:
     from .pipeline import RunOptions
-from .persist import analyse, stored_analyses_status
 
 ThresholdOptions = Mapping[str, float] | Mapping[str, Mapping[str, float]] | Iterable[str] | None
 

@@ -31,11 +31,6 @@ NOT_EXPORTED = frozenset({
 }) | frozenset(DERIVED)
 
 
-# report tables whose rows are per rank, made here rather than in the reduce (the report makes
-# them where they are absent: a database from `load`)
-RANK_REPORT_FILES = ("report/report_layers.sql", "report/report_idle_gaps.sql")
-
-
 # the databases of the maps running in this process's threads (execute.py interrupts them when
 # the run stops or another map failed: their threads would otherwise finish every map first)
 _running: set = set()
@@ -66,17 +61,18 @@ def map_rank(task: RankTask, cache_root: str, cache_temporary: bool, versions: d
     …}, and where ``events`` the raw events' entry as ``events_entry`` ({"path", "cached", …})."""
     cache = Cache(Path(cache_root), temporary=cache_temporary)
     key = task.key(versions)
+    events_key = key + EVENTS_SUFFIX
     found = cache.get(key)
-    found_events = cache.get(key + EVENTS_SUFFIX) if events else None
+    found_events = cache.get(events_key) if events else None
     new_analyses, new_events = found is None, events and found_events is None
     if new_analyses or new_events:
         t0 = time.perf_counter()
         tmp = cache.new_temp(key) if new_analyses else None
-        tmp_events = cache.new_temp(key + EVENTS_SUFFIX) if new_events else None
+        tmp_events = cache.new_temp(events_key) if new_events else None
         try:
             info = _build(task, tmp, tmp_events, threads, memory_limit)
             if tmp_events is not None:
-                found_events = _commit(cache, tmp_events, key + EVENTS_SUFFIX, {
+                found_events = _commit(cache, tmp_events, events_key, {
                     "ranks": info["ranks"], "files": info["files"], "relations": info.pop("events_relations")})
             if tmp is not None:
                 info["seconds"] = round(time.perf_counter() - t0, 3)
@@ -111,6 +107,7 @@ def _build(task: RankTask, out: Path | None, out_events: Path | None, threads: i
     from ..analysis import run_analyses
     from ..database import connect, run_sql
     from ..ingest.kineto import Assigned, IngestWarning
+    from ..report.rank_tables import make_rank_tables
     from ..rules.run import run_rank_rules
 
     con = connect()
@@ -140,8 +137,7 @@ def _build(task: RankTask, out: Path | None, out_events: Path | None, threads: i
             run_analyses(con, task.patterns or None, module_depth=task.module_depth)
             run_sql(con, "memory/memory_events.sql")
             run_rank_rules(con, task.classifying)
-            for f in RANK_REPORT_FILES:  # per rank: the report's costliest tables
-                run_sql(con, f)
+            make_rank_tables(con, absent_only=False)  # the report's tables of one rank's rows
             info.update(relations=_export(con, out, _exported(con)), json_bytes=result.json_bytes,
                         events=result.events, skipped=result.skipped,
                         warnings=[str(w.message) for w in caught if issubclass(w.category, IngestWarning)])

@@ -13,6 +13,7 @@ from ..database import run_sql
 from ..rules import rule_status, run_rules
 from ..rules.run import grouped_findings
 from .memory import memory_section
+from .rank_tables import make_rank_tables
 from .sections import collect
 from .sections_perf import add_perf_sections, create_perf_views
 
@@ -37,8 +38,9 @@ def build_report(con: duckdb.DuckDBPyConnection, patterns: dict | None = None,
     else:
         run_analyses(con, patterns, module_depth=module_depth)
         findings = run_rules(con, thresholds)
+    make_rank_tables(con)
     run_sql(con, "report/report_views.sql")
-    _links(con)
+    run_sql(con, "report/report_links.sql")
     run_sql(con, "report/report_sections.sql")
     memory = memory_section(con)
     if memory.get("events"):
@@ -132,21 +134,12 @@ def _by(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
     return out
 
 
-def _links(con: duckdb.DuckDBPyConnection) -> None:
-    """report_links.sql, after the per-rank table it reads (made by the ranks' maps, else here)."""
-    from ..database import has_relation
-
-    if not has_relation(con, "report_idle_gaps"):
-        run_sql(con, "report/report_idle_gaps.sql")
-    run_sql(con, "report/report_links.sql")
-
-
 def add_timeline_ranks(con: duckdb.DuckDBPyConnection, report: dict, ranks: list[int]) -> None:
     """Put ``ranks`` on the timeline of a report built on ``con`` as well (besides the ranks
     report_links.sql picks at many ranks): refreshes ``timeline`` and ``timeline_batches``."""
     con.execute("CREATE TEMP TABLE IF NOT EXISTS report_focus_ranks (rank INTEGER)")
     con.execute("DELETE FROM report_focus_ranks")
     con.executemany("INSERT INTO report_focus_ranks VALUES (?)", [[r] for r in ranks])
-    _links(con)
+    run_sql(con, "report/report_links.sql")
     report["timeline"] = _rows(con, "report_timeline")
     report["timeline_batches"] = _rows(con, "report_timeline_batches")

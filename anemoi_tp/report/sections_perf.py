@@ -8,9 +8,9 @@ import duckdb
 from ..database import fetch_dicts as _rows
 from ..database import run_sql
 
+# (report_layers: a per-rank table, report/rank_tables.py, made before these)
 REPORT_FILES = ("report/report_batch_series.sql", "report/report_top_kernels.sql",
-                "report/report_top_operators.sql", "report/report_layers.sql",
-                "report/report_perf_sections.sql")
+                "report/report_top_operators.sql", "report/report_perf_sections.sql")
 DEFAULT_TOP = 25
 
 # (JSON key, view, whether rows are cut to the top N)
@@ -30,12 +30,8 @@ _REASONS = {
 
 
 def create_perf_views(con: duckdb.DuckDBPyConnection) -> None:
-    """The report views of these sections (after the analyses)."""
-    from ..database import has_relation
-
+    """The report views of these sections (after the analyses and the per-rank tables)."""
     for f in REPORT_FILES:
-        if f == "report/report_layers.sql" and has_relation(con, "report_layers"):
-            continue  # made per rank by the ranks' maps (pipeline/rankmap.py)
         run_sql(con, f)
 
 

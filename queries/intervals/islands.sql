@@ -1,4 +1,5 @@
--- intervals/islands.sql (version 3): busy islands (unions of intervals), their edges, the gaps between.
+-- intervals/islands.sql (version 4): busy islands (unions of intervals), their edges, the gaps between;
+-- which intervals overlap those of another table.
 -- Reads: the table given.   Used by: gpu_time, attribution, rules, report.
 --
 -- busy_islands(t): table t has columns rank, grp (any value: what is unioned together), ts,
@@ -83,3 +84,18 @@ SELECT rank, ts, end_ts FROM (
     FROM query_table(t) WHERE end_ts > ts
 )
 WHERE (end_before IS NULL OR end_before <= ts) AND (next_start IS NULL OR next_start >= end_ts);
+
+-- overlap_flags(t, r): each row of table t (columns rank, ts, end_ts, any others) and whether it
+-- overlaps an interval of table r (columns rank, ts, end_ts) of its rank (r.ts < end_ts AND
+-- r.end_ts > ts: touching is not overlapping). One ASOF look-up per row, not a range join: r
+-- overlaps [ts, end_ts) iff among its intervals starting before end_ts the furthest end (reach)
+-- lies past ts.
+--
+-- @column meets        whether the row overlaps an interval of r
+CREATE OR REPLACE MACRO overlap_flags(t, r) AS TABLE
+SELECT x.*, coalesce(d.reach > x.ts, false) AS meets
+FROM query_table(t) x
+ASOF LEFT JOIN (
+    SELECT rank, ts, max(max(end_ts)) OVER (PARTITION BY rank ORDER BY ts ROWS UNBOUNDED PRECEDING) AS reach
+    FROM query_table(r) GROUP BY rank, ts
+) d ON d.rank = x.rank AND x.end_ts > d.ts;

@@ -1,4 +1,4 @@
--- rules/exposed_communication.sql (version 4): communication the computation does not hide.
+-- rules/exposed_communication.sql (version 5): communication the computation does not hide.
 -- Reads: gpu_activities, gpu_owners, collective_matches, analysis_window, rule_thresholds.
 -- Writes: findings.
 -- Transfer time only: of a collective matched across ranks, the last transfer_ns of the
@@ -18,19 +18,17 @@ FROM gpu_activities g WHERE g.class = 'computation';
 CREATE OR REPLACE TEMP TABLE exp_intervals AS SELECT * FROM clip_to_window(exp_all);
 
 -- Computation overlapping no transfer changes nothing exposed: the sweep takes the transfers
--- and only the computation that overlaps their islands (most kernels of a rank are not near a
--- transfer: a third of the reduce's time at 64 ranks went to sweeping them). Islands are
--- disjoint and sorted, so the last one starting before an interval's end is the only one it
--- can overlap: one ASOF look-up per interval, no range join.
+-- and only the computation that overlaps one (overlap_flags: one ASOF look-up per interval;
+-- most kernels of a rank are not near a transfer, and sweeping them all was a third of the
+-- reduce's time at 64 ranks).
 CREATE OR REPLACE TEMP TABLE exp_transfers AS
-SELECT rank, 0 AS grp, ts, end_ts FROM exp_intervals WHERE NOT compute AND end_ts > ts;
-CREATE OR REPLACE TEMP TABLE exp_transfer_islands AS SELECT rank, ts, end_ts FROM busy_islands(exp_transfers);
+SELECT * FROM exp_intervals WHERE NOT compute AND end_ts > ts;
+CREATE OR REPLACE TEMP TABLE exp_compute AS
+SELECT * FROM exp_intervals WHERE compute AND end_ts > ts;
 CREATE OR REPLACE TEMP TABLE exp_swept AS
-SELECT * FROM exp_intervals WHERE NOT compute AND end_ts > ts
+SELECT * FROM exp_transfers
 UNION ALL
-SELECT i.* FROM exp_intervals i
-ASOF JOIN exp_transfer_islands t ON t.rank = i.rank AND t.ts < i.end_ts
-WHERE i.compute AND i.end_ts > i.ts AND t.end_ts > i.ts;
+SELECT * EXCLUDE (meets) FROM overlap_flags(exp_compute, exp_transfers) WHERE meets;
 
 -- A sweep, not busy_islands: sharing a stretch between the transfers running in it needs the
 -- count of transfers at each instant, which the islands' union loses.

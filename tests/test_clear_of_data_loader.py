@@ -1,7 +1,6 @@
 """rules/_setup.sql's clear_of_data_loader(t): which gaps overlap a data-loader range, by hand."""
 from __future__ import annotations
 
-from anemoi_tp.database import run_sql
 from anemoi_tp.rules.run import setup_rules
 
 from conftest import EVENTS, load, write_trace
@@ -17,7 +16,6 @@ def test_clear_of_data_loader_by_hand(tmp_path):
                    (0, 'data_loader', 50, 100), (0, 'data_loader', 55, 60),
                    (0, 'data_loader', 200, 205), (0, 'data_loader', 200, 230),
                    (0, 'annotation', 40, 45)""")
-    run_sql(con, "intervals/islands.sql")  # overlap_flags (the analyses would have made it)
     setup_rules(con)
     con.execute("""CREATE TABLE gaps AS SELECT * FROM (VALUES
         (0, 0, 10),     -- ends where [10,20) starts: clear

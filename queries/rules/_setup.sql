@@ -1,7 +1,6 @@
 -- rules/_setup.sql (version 8): the bottleneck rules' macros (thresholds: _thresholds.sql), the deep-link macro, the
 -- data-loading filter of GPU gaps and the kernels' occupancy estimates.
--- Reads: trace_files, host_ranges, gpu_activities, gpu_activity_args; overlap_flags (intervals/islands.sql).
--- Used by: every queries/rules/*.sql.
+-- Reads: trace_files, host_ranges, gpu_activities, gpu_activity_args.   Used by: every queries/rules/*.sql.
 --
 CREATE OR REPLACE MACRO threshold(r, n) AS
     (SELECT value FROM rule_thresholds WHERE rule = r AND name = n);
@@ -27,12 +26,19 @@ CREATE OR REPLACE MACRO perfetto_url(r, t0, t1) AS (
 );
 
 -- clear_of_data_loader(t): the rows of table t (columns rank, ts, end_ts, any others) that
--- overlap no data-loader host range of their rank (overlap_flags, intervals/islands.sql), as
--- host_bound and sync_on_critical_path leave those gaps to data_loader_stall.
-CREATE OR REPLACE TEMP VIEW rule_data_loader_ranges AS
-SELECT rank, ts, end_ts FROM host_ranges WHERE kind = 'data_loader';
+-- overlap no data-loader host range of their rank (d.ts < end_ts AND d.end_ts > ts), as
+-- host_bound and sync_on_critical_path leave those gaps to data_loader_stall. One ASOF
+-- look-up per row, not a range join: a range overlaps [ts, end_ts) iff among the ranges
+-- starting before end_ts the furthest end (reach) lies past ts. (Not overlap_flags of
+-- intervals/islands.sql: that takes the ranges as a named relation, and a view of the data-loader
+-- ranges made here would bind host_ranges when the rules are set up, not when they run.)
 CREATE OR REPLACE MACRO clear_of_data_loader(t) AS TABLE
-SELECT * EXCLUDE (meets) FROM overlap_flags(t, rule_data_loader_ranges) WHERE NOT meets;
+SELECT x.* FROM query_table(t) x
+ASOF LEFT JOIN (
+    SELECT rank, ts, max(max(end_ts)) OVER (PARTITION BY rank ORDER BY ts ROWS UNBOUNDED PRECEDING) AS reach
+    FROM host_ranges WHERE kind = 'data_loader' GROUP BY rank, ts
+) d ON d.rank = x.rank AND x.end_ts > d.ts
+WHERE d.reach IS NULL OR d.reach <= x.ts;
 
 -- Kineto's "est. achieved occupancy %" of each computation kernel, parsed from its JSON args
 -- once for low_occupancy.sql and _status.sql. Kineto writes 0 where it could not estimate

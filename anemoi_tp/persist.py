@@ -14,12 +14,13 @@ from . import __version__
 from .analysis import ANALYSIS_FILES, query_versions, run_analyses
 from .database import has_relation, run_sql
 from .rules import RULE_FILES, run_rules
-from .rules.run import AFTER_RULES
+from .rules.run import AFTER_RULES, RANK_INPUTS
 
 MEMORY_FILES = ("memory/memory_events.sql",)
 # every SQL file whose tables a stored analysis holds, once each, in the order they run
 PERSISTED_FILES = tuple(dict.fromkeys(
-    (*ANALYSIS_FILES, "rules/_thresholds.sql", "rules/_setup.sql", *RULE_FILES, *AFTER_RULES, *MEMORY_FILES)))
+    (*ANALYSIS_FILES, "rules/_thresholds.sql", "rules/_setup.sql", RANK_INPUTS, *RULE_FILES, *AFTER_RULES,
+     *MEMORY_FILES)))
 VERSIONS_TABLE = "analysis_versions"
 
 

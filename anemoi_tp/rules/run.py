@@ -12,6 +12,9 @@ from ..resources import resource_dir
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 # run after the rules: the findings across ranks, and whether each rule could be evaluated
 AFTER_RULES = ("rules/_grouped.sql", "rules/_status.sql")
+# what the rules read of a rank's large relations: made where the rank is (its map, or the
+# database holding the set) so that the reduce reads small tables
+RANK_INPUTS = "rules/_rank_inputs.sql"
 
 
 def rule_files() -> list[str]:
@@ -64,6 +67,7 @@ def run_rules(con: duckdb.DuckDBPyConnection, thresholds: dict | None = None) ->
         run_sql(con, "rules/_candidates.sql")
         files = [f for f in RULE_FILES if f in SET_RULES]
     else:
+        run_sql(con, RANK_INPUTS)
         files = list(RULE_FILES)
     for f in files:
         run_sql(con, f)
@@ -98,6 +102,7 @@ def run_rank_rules(con: duckdb.DuckDBPyConnection, classifying: dict | None = No
     if classifying:
         apply_thresholds(con, classifying)
     con.execute("UPDATE rule_thresholds SET value = '-infinity' WHERE role = 'fires'")
+    run_sql(con, RANK_INPUTS)
     for f in RANK_RULES:
         run_sql(con, f)
     con.execute("CREATE OR REPLACE TABLE rule_candidates AS SELECT * FROM findings")

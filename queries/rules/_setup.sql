@@ -1,6 +1,6 @@
--- rules/_setup.sql (version 8): the bottleneck rules' macros (thresholds: _thresholds.sql), the deep-link macro, the
--- data-loading filter of GPU gaps and the kernels' occupancy estimates.
--- Reads: trace_files, host_ranges, gpu_activities, gpu_activity_args.   Used by: every queries/rules/*.sql.
+-- rules/_setup.sql (version 9): the bottleneck rules' macros (thresholds: _thresholds.sql), the deep-link macro and
+-- the data-loading filter of GPU gaps (per-rank inputs: _rank_inputs.sql).
+-- Reads: trace_files, host_ranges.   Used by: every queries/rules/*.sql.
 --
 CREATE OR REPLACE MACRO threshold(r, n) AS
     (SELECT value FROM rule_thresholds WHERE rule = r AND name = n);
@@ -39,14 +39,6 @@ ASOF LEFT JOIN (
     FROM host_ranges WHERE kind = 'data_loader' GROUP BY rank, ts
 ) d ON d.rank = x.rank AND x.end_ts > d.ts
 WHERE d.reach IS NULL OR d.reach <= x.ts;
-
--- Kineto's "est. achieved occupancy %" of each computation kernel, parsed from its JSON args
--- once for low_occupancy.sql and _status.sql. Kineto writes 0 where it could not estimate
--- occupancy: 0 is unknown (NULL), not low.
-CREATE OR REPLACE TEMP TABLE rule_occupancy AS
-SELECT g.activity_id, nullif(TRY_CAST(a.args ->> 'est. achieved occupancy %' AS DOUBLE), 0) AS occ
-FROM gpu_activities g JOIN gpu_activity_args a USING (activity_id)
-WHERE g.class = 'computation';
 
 -- The columns every rule returns, in this order (rules/*.sql SELECT into it).
 -- @table findings        one row per finding; each rules/*.sql file INSERTs its own

@@ -1,6 +1,6 @@
--- rules/_status.sql (version 3): whether each rule could be evaluated, and why not.
--- Reads: ranks, analysis_window, gpu_activities, rule_occupancy (rules/_setup.sql), host_ranges,
--- collective_matches, memory_snapshots.   Used by: anemoi_tp/rules/run.py (the report's rule_status).
+-- rules/_status.sql (version 4): whether each rule could be evaluated, and why not.
+-- Reads: rule_rank_facts (rules/_rank_inputs.sql: made per rank where the rank is), collective_matches,
+-- memory_snapshots.   Used by: anemoi_tp/rules/run.py (the report's rule_status).
 --
 -- A rule that cannot be evaluated did not "not fire": the report says which and why. Every
 -- rule needs, on a rank, an analysis window and GPU activity in it; data_loader_stall also
@@ -24,21 +24,7 @@
 -- @column reason       why not, for skipped ranks or the whole rule: distinct reasons joined
 --                      by '; ' (NULL when it ran on every rank)
 CREATE OR REPLACE TABLE rule_rank_status AS
-WITH facts AS (
-    SELECT r.rank,
-           CASE WHEN w.ts IS NULL THEN coalesce(w.missing, 'no analysis window') END AS no_window,
-           CASE WHEN NOT EXISTS (SELECT 1 FROM gpu_activities g
-                                 WHERE g.rank = r.rank AND g.ts < w.end_ts AND g.ts + g.dur > w.ts)
-                THEN 'no GPU activity in the window' END AS no_gpu,
-           CASE WHEN NOT EXISTS (SELECT 1 FROM host_ranges h
-                                 WHERE h.rank = r.rank AND h.kind = 'data_loader')
-                THEN 'no data-loader ranges' END AS no_data_loader,
-           CASE WHEN NOT EXISTS (SELECT 1 FROM gpu_activities g JOIN rule_occupancy o USING (activity_id)
-                                 WHERE g.rank = r.rank AND g.ts < w.end_ts AND g.ts + g.dur > w.ts
-                                   AND o.occ IS NOT NULL)
-                THEN 'no kernel with an occupancy estimate (est. achieved occupancy %)' END AS no_occupancy
-    FROM ranks r LEFT JOIN analysis_window w USING (rank)
-),
+WITH facts AS (SELECT * FROM rule_rank_facts),
 needs AS (
     SELECT * FROM (VALUES
         ('data_loader_stall', true, false),

@@ -1,5 +1,5 @@
--- rules/exposed_communication.sql (version 5): communication the computation does not hide.
--- Reads: gpu_activities, gpu_owners, collective_matches, analysis_window, rule_thresholds.
+-- rules/exposed_communication.sql (version 6): communication the computation does not hide.
+-- Reads: rule_comm_kernels (rules/_rank_inputs.sql), collective_matches, analysis_window, rule_thresholds.
 -- Writes: findings.
 -- Transfer time only: of a collective matched across ranks, the last transfer_ns of the
 -- kernel (before that the rank waits for the others: see the straggler rule); an unmatched
@@ -8,19 +8,19 @@
 -- collectives and the phase / module issuing them, by exposed time (ties: by name), and links
 -- to the longest exposed stretch (ties: the earliest).
 CREATE OR REPLACE TEMP TABLE exp_all AS
-SELECT g.activity_id, g.rank, coalesce(m.kind, g.name) AS kind,
-       g.ts + coalesce(m.wait_ns, 0) AS ts, g.ts + g.dur AS end_ts, false AS compute
-FROM gpu_activities g LEFT JOIN collective_matches m USING (activity_id)
-WHERE g.class = 'communication'
+SELECT k.activity_id, k.rank, coalesce(m.kind, k.name) AS kind,
+       k.ts + coalesce(m.wait_ns, 0) AS ts, k.end_ts, false AS compute
+FROM rule_comm_kernels k LEFT JOIN collective_matches m USING (activity_id)
+WHERE NOT k.compute
 UNION ALL
-SELECT g.activity_id, g.rank, NULL, g.ts, g.ts + g.dur, true
-FROM gpu_activities g WHERE g.class = 'computation';
+SELECT activity_id, rank, NULL, ts, end_ts, true FROM rule_comm_kernels WHERE compute;
 CREATE OR REPLACE TEMP TABLE exp_intervals AS SELECT * FROM clip_to_window(exp_all);
 
 -- Computation overlapping no transfer changes nothing exposed: the sweep takes the transfers
--- and only the computation that overlaps one (overlap_flags: one ASOF look-up per interval;
--- most kernels of a rank are not near a transfer, and sweeping them all was a third of the
--- reduce's time at 64 ranks).
+-- and only the computation that overlaps one (overlap_flags: one ASOF look-up per interval).
+-- rule_comm_kernels already holds only the computation overlapping a communication kernel
+-- (each rank's map finds those); a transfer is the later part of its kernel, so this narrows
+-- them further.
 CREATE OR REPLACE TEMP TABLE exp_transfers AS
 SELECT * FROM exp_intervals WHERE NOT compute AND end_ts > ts;
 CREATE OR REPLACE TEMP TABLE exp_compute AS
@@ -49,10 +49,10 @@ run AS (
 SELECT rank, t, len, tkey(rank, t) AS k FROM run WHERE x > 0 AND c = 0 AND len > 0;
 
 CREATE OR REPLACE TEMP TABLE exp_transfer AS
-SELECT i.activity_id, i.rank, i.kind, o.phase, coalesce(o.module_group, 'no module') AS module,
+SELECT i.activity_id, i.rank, i.kind, k.phase, coalesce(k.module_group, 'no module') AS module,
        tkey(i.rank, i.ts) AS ks, tkey(i.rank, i.end_ts) AS ke
-FROM exp_intervals i JOIN gpu_owners o USING (activity_id)
-WHERE NOT i.compute AND i.end_ts > i.ts;
+FROM exp_intervals i JOIN rule_comm_kernels k USING (activity_id)
+WHERE NOT i.compute AND i.end_ts > i.ts AND k.owned;
 
 -- each exposed stretch goes to the transfers running in it, shared equally (a plain-table
 -- inequality join; inside the CTEs below DuckDB would plan a much slower one)

@@ -1,5 +1,5 @@
--- rules/low_occupancy.sql (version 3): computation time in kernels with low occupancy.
--- Reads: gpu_activities, rule_occupancy (rules/_setup.sql), analysis_window, rule_thresholds.   Writes: findings.
+-- rules/low_occupancy.sql (version 4): computation time in kernels with low occupancy.
+-- Reads: gpu_activities, rule_occupancy (rules/_rank_inputs.sql), analysis_window, rule_thresholds.   Writes: findings.
 -- Kineto's "est. achieved occupancy %" per kernel (where recorded): the share of the
 -- computation kernels' time in the window (clip_to_window) spent in kernels below
 -- low_occupancy.occupancy_pct. Fires above low_occupancy.pct_of_compute; names the top kernels

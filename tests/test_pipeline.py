@@ -254,6 +254,24 @@ def test_the_raw_events_are_mapped_for_sql_only_and_then_kept(demo, tmp_path):
     assert cli("cache", "clear", cache=fresh).stdout.startswith(f"removed {CFG.ranks} rank entries")
 
 
+def test_a_map_that_loads_a_rank_again_for_its_events_is_not_counted_cached(demo, tmp_path):
+    from anemoi_tp.analysis import query_versions
+    from anemoi_tp.pipeline.cache import Cache
+    from anemoi_tp.pipeline.plan import make_plan
+    from anemoi_tp.pipeline.progress import fully_cached
+    from anemoi_tp.pipeline.rankmap import map_rank
+
+    root = tmp_path / "c"
+    task = make_plan(demo, Cache.open(str(root), enabled=True)).tasks[0]
+    versions = query_versions()
+    first = map_rank(task, str(root), False, versions)           # a report's map: no events
+    assert not first["cached"] and "events_entry" not in first and not fully_cached(first)
+    again = map_rank(task, str(root), False, versions, events=True)  # a query's: events loaded anew
+    assert again["cached"] and not again["events_entry"]["cached"] and not fully_cached(again)
+    last = map_rank(task, str(root), False, versions, events=True)
+    assert last["cached"] and last["events_entry"]["cached"] and fully_cached(last)
+
+
 def test_a_stopped_run_stops_its_running_maps_and_starts_no_more(tmp_path):
     # 4 ranks mapped 2 at a time in threads: on SIGTERM the maps running are interrupted (one
     # may just have finished), the others never start (before, every map ran to its end

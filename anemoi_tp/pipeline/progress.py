@@ -11,6 +11,14 @@ from ..progress import DELAY_S, drawing
 from .plan import Plan
 
 
+def fully_cached(info: dict) -> bool:
+    """A map that found everything it was asked for in the cache: its analyses and, where it
+    was asked for them (``events_entry``), its raw events (a map that loads a rank again for
+    its events alone does the ingest's work: not "cached")."""
+    events = info.get("events_entry")
+    return bool(info.get("cached")) and (events is None or bool(events.get("cached")))
+
+
 @contextmanager
 def map_progress(plan: Plan, enabled: bool | None = None) -> Iterator[Callable[[dict | None], None]]:
     """Yields ``tick(info)``: one rank's map is done (``None``: the maps are, the reduce runs)."""
@@ -28,7 +36,7 @@ def map_progress(plan: Plan, enabled: bool | None = None) -> Iterator[Callable[[
                 return
             n_ranks = len(info["ranks"])
             state["ranks"] += n_ranks
-            state["cached"] += n_ranks if info.get("cached") else 0
+            state["cached"] += n_ranks if fully_cached(info) else 0
             files = set(info["files"])
             state["done"] += sum(t.json_bytes_hint for t in plan.tasks if t.files[0] in files)
 

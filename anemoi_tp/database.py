@@ -169,12 +169,17 @@ def check_loaded(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
                                "view, not a table)")
 
 
+def relation_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables and views of every attached database (not the temporary ones), read once:
+    cheaper than a has_relation per name where many are asked (a catalogue read is ~1 ms)."""
+    return {n for (n,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+        "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary").fetchall()}
+
+
 def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """A table or view ``name`` in any attached database (not the temporary ones)."""
-    return bool(con.execute(
-        "SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() WHERE NOT temporary "
-        "UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary) "
-        "WHERE n = ?", [name]).fetchone()[0])
+    return name in relation_names(con)
 
 
 def fetch_dicts(con: duckdb.DuckDBPyConnection, relation: str) -> list[dict]:

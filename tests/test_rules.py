@@ -156,4 +156,11 @@ def test_exposed_communication_only_counts_computation_that_meets_a_transfer(tmp
     f = by_rule(findings(tmp_path, {0: b.events}))["exposed_communication"]
     assert (f["rank"], round(f["value"], 6)) == (0, 30.0)
     assert f["evidence"].startswith("0.030 ms of communication transfer (30.0% of the window)")
+    # the rule's per-rank input keeps the three communication kernels and, of the computation,
+    # only [30,35) and [45,60): the others touch a communication kernel or are far from one
+    con, _ = load(tmp_path)
+    build_report(con)
+    assert con.execute("SELECT compute, ts // 1000, end_ts // 1000 FROM rule_comm_kernels "
+                       "ORDER BY compute, ts").fetchall() == [
+        (False, 20, 40), (False, 40, 50), (False, 70, 80), (True, 30, 35), (True, 45, 60)]
     assert "visStart=20000&visEnd=30000" in f["perfetto_url"]

@@ -7,7 +7,7 @@ from anemoi_tp.report.render import render_markdown
 from anemoi_tp.report.text import render_text
 from anemoi_tp.rules import RULE_FILES
 
-from builders import BATCH, FETCH, GEMM, TRAIN, TraceBuilder
+from builders import BATCH, ENC, FETCH, GEMM, TRAIN, TraceBuilder
 from conftest import load, write_trace
 
 ALL_RULES = sorted(f.split("/")[1][:-4] for f in RULE_FILES)
@@ -84,3 +84,25 @@ def test_rules_that_ran_on_some_ranks_only(tmp_path):
     text = render_text(rep)
     assert "  data_loader_stall: not evaluated on rank 1 (no data-loader ranges)\n" in text
     assert "  low_occupancy: not evaluated (no kernel with an occupancy estimate" in text
+
+
+def test_rank_facts_count_what_each_rank_holds(tmp_path):
+    # rank 0: a batch [0, 100] µs (the window: no kernel launched in it ends later), a
+    # data-loader range (kind data_loader, and a phase), a training step (a phase), a module
+    # range, two kernels launched in the batch (one under the step: owned by a phase) and one
+    # launched after it at [200, 210] µs; rank 1: a batch and CPU work only.
+    r0 = (TraceBuilder().range(BATCH, 0, 100).range(FETCH, 0, 5).range(TRAIN, 10, 60)
+          .range(ENC, 20, 30).kernel(GEMM, 21, 22, 40).kernel(GEMM, 70, 80, 90)
+          .kernel(GEMM, 120, 200, 210))
+    r1 = TraceBuilder().range(BATCH, 0, 100).op("aten::mm", 1, 90)
+    con, rep = build(tmp_path, {0: r0.events, 1: r1.events})
+    rows = con.execute("SELECT * FROM rank_facts ORDER BY rank").fetchall()
+    # rank, gpu_activities, gpu_in_window, data_loader_ranges, phase_ranges, module_ranges,
+    # owned_by_phase
+    assert rows[1] == (1, 0, 0, 0, 0, 0, 0)
+    # owned: only the kernel launched under the training step (its phase: forward)
+    assert rows[0] == (0, 3, 2, 1, 2, 1, 1)
+    # report_missing reads them: rank 1 lacks GPU work, data loading, phases and modules
+    missing = con.execute("SELECT rank, section FROM report_missing WHERE rank IS NOT NULL "
+                          "ORDER BY rank, section").fetchall()
+    assert missing == [(1, "data_loader"), (1, "gpu"), (1, "modules"), (1, "phases")]

@@ -32,6 +32,7 @@ ANALYSIS_FILES = (
     "analysis/batch_trend.sql",
     "analysis/kernel_stats.sql",
     "analysis/operator_stats.sql",
+    "analysis/rank_facts.sql",
 )
 _VERSION = re.compile(r"^--\s*\S+\.sql\s*\(version\s+(\d+)\)")
 

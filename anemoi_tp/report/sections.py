@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from ..database import fetch_dicts, has_relation
+from ..database import fetch_dicts, relation_names
 from .formatting import MISSING, rank_span
 
 
@@ -213,10 +213,11 @@ def collect(con: duckdb.DuckDBPyConnection, top: int | None = None) -> list[dict
     if n_ranks > ALL_RANKS_UP_TO:
         shown = {r for (r,) in con.execute("SELECT rank FROM rl_shown_ranks").fetchall()}
     out = []
+    present = relation_names(con)
     for s in SECTIONS:
         rows: list[dict] = []
         note = s.note
-        if has_relation(con, s.view):
+        if s.view in present:
             keys = [c.key for c in s.columns]
             rows = [{k: r[k] for k in keys} for r in fetch_dicts(con, s.view)]
             if s.limit_key and top is not None:

@@ -1,6 +1,6 @@
--- report/report_views.sql (version 4): the numbers of a report, in seconds and percent.
+-- report/report_views.sql (version 5): the numbers of a report, in seconds and percent.
 -- Reads: analysis_window, gpu_time, attribution, annotation_stats, collective_matches,
---        host_ranges, gpu_owners, gpu_activities, analysis_patterns, ranks.   Used by: anemoi_tp/report (every format).
+--        rank_facts, analysis_patterns, ranks.   Used by: anemoi_tp/report (every format).
 -- Missing numbers are NULL here (the one place that decides it: no window, no GPU activity,
 -- no phase or module ranges); report_missing says why. The section_* views of
 -- report_sections.sql read these.
@@ -35,18 +35,16 @@ SELECT w.rank, w.batches, w.source AS window_source,
        g.communication_ns / 1e9 AS communication_s,
        g.memory_ns / 1e9 AS memory_ops_s,
        -- no data-loader range at all: data loading is unknown, not 0 (report_missing says why)
-       CASE WHEN w.ts IS NOT NULL AND EXISTS (SELECT 1 FROM host_ranges h WHERE h.rank = w.rank
-                                                AND h.kind = 'data_loader')
-            THEN gt.data_loader_ns / 1e9 END AS data_loader_s,
+       CASE WHEN w.ts IS NOT NULL AND f.data_loader_ranges > 0 THEN gt.data_loader_ns / 1e9 END AS data_loader_s,
        g.overlap_ns / 1e9 AS overlap_s,
        100.0 * g.overlap_ns / w.total_ns AS overlap_pct_of_total,
        100.0 * g.overlap_ns / nullif(g.communication_ns, 0) AS overlap_pct_of_comm,
        100.0 * g.overlap_ns / nullif(g.computation_ns, 0) AS overlap_pct_of_comp
 FROM analysis_window w
 LEFT JOIN gpu_time gt USING (rank)
+LEFT JOIN rank_facts f USING (rank)
 -- GPU numbers only where the rank has a window and GPU activity (else NULL, not 0)
-LEFT JOIN gpu_time g ON g.rank = w.rank AND w.ts IS NOT NULL
-     AND EXISTS (SELECT 1 FROM gpu_activities a WHERE a.rank = w.rank)
+LEFT JOIN gpu_time g ON g.rank = w.rank AND w.ts IS NOT NULL AND f.gpu_activities > 0
 ORDER BY w.rank;
 
 -- @view report_missing     one row per (rank, section) that cannot be computed
@@ -60,21 +58,20 @@ SELECT rank, 'throughput', throughput_missing FROM analysis_window
 WHERE missing IS NULL AND throughput_missing IS NOT NULL
 UNION ALL
 SELECT r.rank, 'gpu', 'no GPU activity (kernels, memcpy, memset) in the trace of this rank'
-FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM gpu_activities g WHERE g.rank = r.rank)
+FROM rank_facts r WHERE r.gpu_activities = 0
 UNION ALL
 SELECT r.rank, 'data_loader', 'no data-loader ranges (Lightning''s [pl][profile]…train_dataloader_next, '
        || 'enumerate(DataLoader)#…, or the configured data_loader patterns)'
-FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM host_ranges h WHERE h.rank = r.rank AND h.kind = 'data_loader')
+FROM rank_facts r WHERE r.data_loader_ranges = 0
 UNION ALL
 SELECT r.rank, 'phases', 'no phase ranges (Lightning [pl][profile] training_step, backward, '
        || 'optimizer_step; ## forward ##, ProfilerStep#N, Optimizer.step#…; or the configured '
        || 'phase patterns) and no work under autograd ops'
-FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM host_ranges h WHERE h.rank = r.rank AND h.kind = 'phase')
-               AND NOT EXISTS (SELECT 1 FROM gpu_owners o WHERE o.rank = r.rank AND o.phase <> 'elsewhere')
+FROM rank_facts r WHERE r.phase_ranges = 0 AND r.owned_by_phase = 0
 UNION ALL
 SELECT r.rank, 'modules', 'no module ranges ([pl][module] …, "<Class> model.… fwd|bwd", '
        || 'or the configured module patterns)'
-FROM ranks r WHERE NOT EXISTS (SELECT 1 FROM host_ranges h WHERE h.rank = r.rank AND h.kind = 'module')
+FROM rank_facts r WHERE r.module_ranges = 0
 UNION ALL
 SELECT NULL, 'collectives', CASE WHEN (SELECT count(*) FROM ranks) < 2
                                  THEN 'needs the traces of two or more ranks'

@@ -1,5 +1,5 @@
--- rules/_rank_inputs.sql (version 1): what the rules need of a rank's large relations, made where the rank is.
--- Reads: gpu_activities, gpu_activity_args, gpu_owners, host_ranges, analysis_window, ranks.
+-- rules/_rank_inputs.sql (version 2): what the rules need of a rank's large relations, made where the rank is.
+-- Reads: gpu_activities, gpu_activity_args, gpu_owners, analysis_window, rank_facts.
 -- Used by: rules/low_occupancy.sql, rules/exposed_communication.sql, rules/_status.sql.
 --
 -- Runs in each rank's map (anemoi_tp/pipeline/rankmap.py), before the per-rank rules, and
@@ -22,20 +22,16 @@ WHERE g.class = 'computation';
 -- @column no_data_loader 'no data-loader ranges' (NULL: there are some)
 -- @column no_occupancy   why no kernel in the window has an occupancy estimate (NULL: one has)
 CREATE OR REPLACE TABLE rule_rank_facts AS
-SELECT r.rank,
+SELECT f.rank,
        CASE WHEN w.ts IS NULL THEN coalesce(w.missing, 'no analysis window') END AS no_window,
-       CASE WHEN NOT EXISTS (SELECT 1 FROM gpu_activities g
-                             WHERE g.rank = r.rank AND g.ts < w.end_ts AND g.ts + g.dur > w.ts)
-            THEN 'no GPU activity in the window' END AS no_gpu,
-       CASE WHEN NOT EXISTS (SELECT 1 FROM host_ranges h
-                             WHERE h.rank = r.rank AND h.kind = 'data_loader')
-            THEN 'no data-loader ranges' END AS no_data_loader,
+       CASE WHEN f.gpu_in_window = 0 THEN 'no GPU activity in the window' END AS no_gpu,
+       CASE WHEN f.data_loader_ranges = 0 THEN 'no data-loader ranges' END AS no_data_loader,
        CASE WHEN NOT EXISTS (SELECT 1 FROM gpu_activities g JOIN rule_occupancy o USING (activity_id)
-                             WHERE g.rank = r.rank AND g.ts < w.end_ts AND g.ts + g.dur > w.ts
+                             WHERE g.rank = f.rank AND g.ts < w.end_ts AND g.ts + g.dur > w.ts
                                AND o.occ IS NOT NULL)
             THEN 'no kernel with an occupancy estimate (est. achieved occupancy %)' END AS no_occupancy
-FROM ranks r LEFT JOIN analysis_window w USING (rank)
-ORDER BY r.rank;
+FROM rank_facts f LEFT JOIN analysis_window w USING (rank)
+ORDER BY f.rank;
 
 -- @table rule_comm_kernels  the communication kernels and the computation kernels that overlap one (exposed_communication.sql)
 -- @column activity_id    gpu_activities.activity_id

@@ -9,7 +9,8 @@ mode, the overhead as ratio and in ms, and the median of the per-round differenc
 
     python bench/bench_capture.py [--blocks 8] [--nodes 1024] [--hidden 128] [--rounds 10]
                                   [--steps 5] [--warmup 3] [--checkpoint] [--profiler]
-    python bench/bench_capture.py --profile-hooks 20   # where the hooks' time goes (cProfile)
+    python bench/bench_capture.py --hook-time 50 [--profiler]  # time inside each kind of hook
+    python bench/bench_capture.py --range-cost 800             # a range opened inside backward
 
 The target is < 3 % on steps of >= 50 ms. Without --profiler the ranges are not opened (no
 profiler on: nobody would record them) but every hook runs: the cost of an unrecorded step in
@@ -68,28 +69,95 @@ def _stats(xs: list[float]) -> tuple[float, float]:
     return statistics.median(xs), min(xs)
 
 
-def _profile_hooks(step: Callable[[], object], model: nn.Module, steps: int) -> None:
-    """cProfile of hooked steps: where the capture's own Python time goes (the profiler's
-    overhead inflates every figure alike; read the shares, not the absolute times)."""
-    import cProfile
-    import pstats
-    with module_ranges(model):
-        step()
-        pr = cProfile.Profile()
-        pr.enable()
-        for _ in range(steps):
-            step()
-        pr.disable()
-    st = pstats.Stats(pr)
-    st.sort_stats("tottime")
-    print(f"cProfile of {steps} hooked steps, functions of anemoi_tp.capture and torch hooks "
-          "(tottime / cumtime per step, ms):")
-    rows = []
-    for (file, line, fn), (_cc, nc, tt, ct, _) in st.stats.items():
-        if "capture" in file or "hooks" in file or "profiler" in file or "graph" in file:
-            rows.append((tt, ct, nc, f"{file.rsplit('/', 1)[-1]}:{line} {fn}"))
-    for tt, ct, nc, name in sorted(rows, reverse=True)[:25]:
-        print(f"  {tt / steps * 1e3:7.3f} {ct / steps * 1e3:7.3f}  {nc // steps:6d} calls  {name}")
+def _hook_time(step: Callable[[], object], model: nn.Module, steps: int, profiler: bool) -> None:
+    """Wall time spent inside the capture's hooks, per kind of hook, per step: what the capture
+    itself costs, apart from the noise of whole steps (the hooks run between the model's kernels,
+    with the interpreter's caches cold: a call costs far more than the same code in a loop)."""
+    from anemoi_tp.capture import ranges as R
+
+    spent: dict[str, list[float]] = {}
+
+    def timed(kind: str, fn: Callable) -> Callable:
+        acc = spent.setdefault(kind, [0.0, 0])
+
+        def wrapper(*args: object) -> object:
+            t = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                acc[0] += time.perf_counter() - t
+                acc[1] += 1
+        return wrapper
+
+    saved = {k: getattr(R._Recorder, k) for k in ("_pre", "_post", "_opener", "_closer", "_backstop")}
+    kinds = {"_pre": "forward pre-hook", "_post": "forward hook (+ graph walk)",
+             "_opener": "backward opener", "_closer": "backward closer"}
+    for name, kind in kinds.items():
+        setattr(R._Recorder, name, (lambda f, k: lambda self, *a: timed(k, f(self, *a)))(saved[name], kind))
+    R._Recorder._backstop = lambda self, task: timed("end of backward", saved["_backstop"])(self, task)
+    prof = (torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+            if profiler else nullcontext())
+    try:
+        with prof, module_ranges(model):
+            for _ in range(3):
+                step()
+            for acc in spent.values():
+                acc[:] = [0.0, 0]
+            t = time.perf_counter()
+            for _ in range(steps):
+                step()
+            total = time.perf_counter() - t
+    finally:
+        for k, f in saved.items():
+            setattr(R._Recorder, k, f)
+    inside = sum(v[0] for v in spent.values())
+    print(f"{steps} hooked steps{' under the profiler' if profiler else ''}: step {total / steps * 1e3:.2f} ms, "
+          f"inside the hooks {inside / steps * 1e3:.3f} ms ({100 * inside / total:.2f} % of the step)")
+    for kind, (sec, calls) in sorted(spent.items(), key=lambda kv: -kv[1][0]):
+        if calls:
+            print(f"  {kind:28} {sec / steps * 1e3:7.3f} ms/step  {calls / steps:5.1f} calls/step  "
+                  f"{sec / calls * 1e6:7.1f} µs/call")
+
+
+def _range_cost(ops: int, reps: int) -> None:
+    """What torch's profiler charges for a range opened inside the backward (as the "bwd" ranges
+    are) against the same hooks without a range and a range opened before the backward: a chain
+    of ``ops`` multiplications, paired repetitions, medians."""
+    from anemoi_tp.capture.ranges import _close, _open
+
+    a = torch.randn(64, 64, requires_grad=True)
+
+    def run(mode: str) -> float:
+        b, nodes, held = a, [], {}
+        for _ in range(ops):
+            b = b * 1.0001
+            nodes.append(b.grad_fn)
+        if mode == "outside":
+            held["r"] = _open("R bwd")
+        else:
+            start = _open if mode == "inside" else (lambda name: name)
+            end = _close if mode == "inside" else (lambda h: None)
+            nodes[-1].register_prehook(lambda g: held.__setitem__("r", start("R bwd")))
+            nodes[0].register_hook(lambda gi, go: end(held.pop("r")))
+        loss = b.sum()
+        t = time.process_time()
+        loss.backward()
+        if mode == "outside":
+            _close(held.pop("r"))
+        return time.process_time() - t
+
+    modes = ("hooks, no range", "inside", "outside")
+    got: dict[str, list[float]] = {m: [] for m in modes}
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]):
+        for r in range(reps):
+            for m in (modes if r % 2 == 0 else modes[::-1]):
+                got[m].append(run(m))
+    base = statistics.median(got["hooks, no range"])
+    print(f"a backward of {ops} ops under the profiler, {reps} paired repetitions (process CPU, medians):")
+    for m in modes:
+        d = statistics.median(got[m]) - base
+        print(f"  {m:16} {statistics.median(got[m]) * 1e6:9.0f} µs  {d * 1e6:+7.0f} µs "
+              f"({d / ops * 1e9:+.0f} ns per op)")
 
 
 def main() -> None:
@@ -106,8 +174,10 @@ def main() -> None:
                     help="run both under torch.profiler (CPU activity), as when recording")
     ap.add_argument("--control", action="store_true",
                     help="A/A: 'with' runs without hooks too (the noise floor of this machine)")
-    ap.add_argument("--profile-hooks", type=int, default=0, metavar="STEPS",
-                    help="instead: cProfile this many hooked steps, print the hooks' share")
+    ap.add_argument("--hook-time", type=int, default=0, metavar="STEPS",
+                    help="instead: time spent inside each kind of hook over this many steps")
+    ap.add_argument("--range-cost", type=int, default=0, metavar="OPS",
+                    help="instead: the profiler's cost of a range opened inside a backward of OPS ops")
     a = ap.parse_args()
     # one intra-op thread: the machine is shared, more threads measure the neighbours
     torch.set_num_threads(a.threads)
@@ -123,8 +193,11 @@ def main() -> None:
         opt.step()
         return time.perf_counter() - t, time.process_time() - c
 
-    if a.profile_hooks:
-        _profile_hooks(step, model, a.profile_hooks)
+    if a.hook_time:
+        _hook_time(step, model, a.hook_time, a.profiler)
+        return
+    if a.range_cost:
+        _range_cost(a.range_cost, max(a.rounds, 50))
         return
     times: dict[str, list[tuple[float, float]]] = {"without": [], "with": []}
     paired: list[tuple[float, float]] = []  # per round: median(with) - median(without)

@@ -148,3 +148,19 @@ def test_compare_html_at_64_ranks_stays_small(tmp_path):
     assert "Many ranks: shown for the rank whose median step time changed most." in dom
     assert out.stat().st_size < 2_000_000
     _screenshot(out, tmp_path, "compare-64-ranks.png")
+
+
+def test_heatmap_host_names_never_overlap_at_1000_ranks():
+    from anemoi_tp.report.plots import heatmap
+    # 1000 ranks, 4 per host: rows of 2 px (1400 px / 1000, at least 2), hosts 8 px apart;
+    # names are 12 px tall, so one host in two is named (every 16 px), each keeps its line
+    metrics = [{"rank": r, "host": f"node{r // 4:03d}", "step_ms": 100.0 + r, "gpu_idle_pct": 5.0,
+                "comm_wait_ms": None, "data_loader_ms": 1.0} for r in range(1000)]
+    hm = heatmap({"rank_metrics": metrics})
+    assert hm["row_h"] == 2.0 and len(hm["hosts"]) == 250
+    named = [g["y0"] for g in hm["hosts"] if g["named"]]
+    assert named[0] == 0 and len(named) == 125
+    assert all(b - a >= 12 for a, b in zip(named, named[1:]))
+    # 16 ranks on 4 hosts: rows of 14 px, hosts 56 px apart: every host named
+    few = heatmap({"rank_metrics": metrics[:16]})
+    assert few["row_h"] == 14.0 and [g["named"] for g in few["hosts"]] == [True] * 4

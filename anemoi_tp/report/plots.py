@@ -173,7 +173,7 @@ def heatmap(report: dict) -> dict | None:
         vals = [m[key] for m in rows if m[key] is not None]
         span[key] = (min(vals), max(vals)) if vals else None
     cells, labels, hosts = [], [], []
-    every = max(1, int(math.ceil(12 / h)))
+    every = max(1, int(math.ceil(12 / h)))  # rank labels: one per 12 px
     for i, m in enumerate(rows):
         y = i * h
         if i % every == 0:
@@ -190,6 +190,14 @@ def heatmap(report: dict) -> dict | None:
             rgb = (int(255 - 75 * f), int(245 - 200 * f), int(200 - 170 * f))
             cells.append({"x": j * cell_w, "y": y, "h": h, "fill": "#{:02x}{:02x}{:02x}".format(*rgb),
                           "label": f"rank {m['rank']} ({m['host'] or 'host —'}): {name} {v:.3f} {unit}"})
+    # host names are 12 px tall: where hosts' rows are thinner (many ranks, few per host) a
+    # name is written only 12 px below the last one written; every host keeps its line, and
+    # its name on hover
+    last = None
+    for g in hosts:
+        g["named"] = last is None or g["y0"] - last >= 12
+        if g["named"]:
+            last = g["y0"]
     return {"cells": cells, "labels": labels, "hosts": hosts, "row_h": h, "cell_w": cell_w,
             "height": len(rows) * h, "metrics": [
                 {"x": j * cell_w, "name": f"{name} ({unit})",

@@ -1,11 +1,12 @@
--- rules/_rank_inputs.sql (version 2): what the rules need of a rank's large relations, made where the rank is.
+-- rules/_rank_inputs.sql (version 3): what the rules need of a rank's large relations, made where the rank is.
 -- Reads: gpu_activities, gpu_activity_args, gpu_owners, analysis_window, rank_facts.
 -- Used by: rules/low_occupancy.sql, rules/exposed_communication.sql, rules/_status.sql.
 --
 -- Runs in each rank's map (anemoi_tp/pipeline/rankmap.py), before the per-rank rules, and
 -- where one database holds the set, before all rules. Its tables are small; the reduce then
--- reads them instead of every rank's kernels, args and ranges (a cached 8-rank report spent a
--- fifth of its time on those reads).
+-- reads them instead of every rank's kernels, args and ranges. (Measured against reading
+-- those in the reduce: no faster at 8 or 64 ranks, the Parquet reads moving to the report's
+-- views; kept so that only small per-rank tables cross from map to reduce.)
 
 -- Kineto's "est. achieved occupancy %" of each computation kernel, parsed from its JSON args
 -- once for low_occupancy.sql and rule_rank_facts. Kineto writes 0 where it could not estimate

@@ -312,3 +312,25 @@ def test_lightning_callback(tmp_path):
     # the window starts with the first batch's data fetch (DESIGN.md)
     first = min([batches[0][0]] + [s for s, e, *_ in fetch if e <= batches[0][0]])
     _check_trace(path, "model.model.", [(first, batches[0][1])] + [b[:2] for b in batches[1:]])
+
+
+def test_range_kinds(tmp_path):
+    """Default: torch's fast record_function, cpu_op events; user_annotation=True: the
+    user_annotation events of record_function. The same ranges either way."""
+    torch.manual_seed(0)
+    model = EncProcDec()
+    got = {}
+    for kind in (False, True):
+        out = tmp_path / f"{kind}.json"
+        with module_ranges(model, user_annotation=kind), \
+                profile(activities=[ProfilerActivity.CPU]) as prof:
+            model(torch.randn(8, H)).sum().backward()
+        prof.export_chrome_trace(str(out))
+        events = [e for e in _doc(out)["traceEvents"]
+                  if e.get("ph") == "X" and RANGE.match(e["name"])]
+        got[kind] = ({e["cat"] for e in events}, sorted(e["name"] for e in events))
+    assert got[False][0] == {"cpu_op"}
+    assert got[True][0] == {"user_annotation"}
+    # 5 modules × (fwd + bwd), plus the recompute fwd of the 2 checkpointed blocks
+    assert len(got[False][1]) == 12
+    assert got[False][1] == got[True][1]

@@ -209,16 +209,32 @@ except AttributeError:  # pragma: no cover - older torch: one backward at a time
 
 try:  # the C binding behind record_function (a "user_annotation" range), without its
     # Python layers: a fifth of the cost, which counts at ~4 ranges per module call
-    _open: Callable[[str], Any] = torch._C._autograd._record_function_with_args_enter
-    _close: Callable[[Any], None] = torch._C._autograd._record_function_with_args_exit
+    _open_annotation: Callable[[str], Any] = torch._C._autograd._record_function_with_args_enter
+    _close_annotation: Callable[[Any], None] = torch._C._autograd._record_function_with_args_exit
 except AttributeError:  # pragma: no cover - a torch without it
-    def _open(name: str) -> Any:
+    def _open_annotation(name: str) -> Any:
         rf = torch.autograd.profiler.record_function(name)
         rf.__enter__()
         return rf
 
-    def _close(rf: Any) -> None:
+    def _close_annotation(rf: Any) -> None:
         rf.__exit__(None, None, None)
+
+try:  # torch >= 2.2: the fast record_function (Inductor's, for its kernels): a "cpu_op" range.
+    # Recorded only while a profiler is on. While torch's profiler records, a user_annotation
+    # range makes every op recorded under it dearer; this one does not (bench_capture.py
+    # --range-cost: ~2 % of a step on the Anemoi-shaped CPU model)
+    from torch._C._profiler import _RecordFunctionFast as _Fast
+
+    def _open_fast(name: str) -> Any:
+        rf = _Fast(name)
+        rf.__enter__()
+        return rf
+
+    def _close_fast(rf: Any) -> None:
+        rf.__exit__(None, None, None)
+except ImportError:  # pragma: no cover - older torch
+    _open_fast, _close_fast = _open_annotation, _close_annotation
 
 
 class _Stack(threading.local):
@@ -247,9 +263,14 @@ class _Call:
 
 
 class _Recorder:
-    def __init__(self, modules: list[tuple[str, nn.Module]], always: bool = False) -> None:
+    def __init__(self, modules: list[tuple[str, nn.Module]], always: bool = False,
+                 user_annotation: bool = False) -> None:
         self.modules = modules
         self.always = always
+        # the fast kind needs a profiler on (it checks); always=True serves other consumers
+        annotation = user_annotation or always
+        self._open = _open_annotation if annotation else _open_fast
+        self._close = _close_annotation if annotation else _close_fast
         self.handles: list[Any] = []
         self.fwd = _Stack()   # per thread: (module id, start seq, range, record) + summaries
         self.bwd = _Stack()   # per thread: open backward calls
@@ -279,13 +300,13 @@ class _Recorder:
         self.backstops.clear()
         for item in reversed(self.fwd.items):
             if item[2] is not None:
-                _close(item[2])
+                self._close(item[2])
         self.fwd.items.clear()
         self.fwd.summaries.clear()
         self.fwd.pending.clear()
 
     def _pre(self, name: str) -> Callable:
-        always = self.always
+        always, open_ = self.always, self._open
 
         def hook(module: nn.Module, args: Any) -> None:
             # no profiler on this thread: a range would be recorded by nobody. The backward
@@ -295,10 +316,12 @@ class _Recorder:
             on = always or _profiling()
             record = torch.is_grad_enabled() and not _in_backward()
             self.fwd.items.append((id(module), _seq_now() if record else None,
-                                   _open(name) if on else None, record))
+                                   open_(name) if on else None, record))
         return hook
 
     def _post(self, bwd_name: str) -> Callable:
+        close = self._close
+
         def hook(module: nn.Module, args: Any, output: Any) -> None:
             items = self.fwd.items
             # the innermost open forward of this module (always the last one unless a hook
@@ -310,7 +333,7 @@ class _Recorder:
             else:  # pragma: no cover - the ranges were closed by remove()
                 return
             if rf is not None:
-                _close(rf)
+                close(rf)
             pending = self.fwd.pending
             if record and output is not None and torch.is_grad_enabled():
                 roots = {}
@@ -427,7 +450,7 @@ class _Recorder:
                 lambda: self._backstop(task))
         on = self.always or _profiling()
         for c in reversed(chain):  # outermost first
-            c.handle = _open(c.name) if on else _OFF
+            c.handle = self._open(c.name) if on else _OFF
             c.stack = stack
             stack.append(c)
             self.live.add(c)
@@ -454,14 +477,14 @@ class _Recorder:
             while stack and stack[-1].done:
                 c = stack.pop()
                 if c.handle is not _OFF:
-                    _close(c.handle)
+                    self._close(c.handle)
                 self.live.discard(c)
             if force and call in stack:  # leaving: close everything down to it
                 while stack:
                     c = stack.pop()
                     c.done = True
                     if c.handle is not _OFF:
-                        _close(c.handle)
+                        self._close(c.handle)
                     self.live.discard(c)
                     if c is call:
                         break
@@ -493,7 +516,7 @@ def _tensors(obj: Any) -> Iterator[torch.Tensor]:
 
 @contextmanager
 def module_ranges(model: nn.Module, include: Any = None, depth: int | None = None,
-                  always: bool = False) -> Iterator[list[str]]:
+                  always: bool = False, user_annotation: bool = False) -> Iterator[list[str]]:
     """Emit "<Class> <path> fwd" / "<Class> <path> bwd" ranges for the chosen modules of
     ``model`` (see ``select_modules``) while the block runs; yields the chosen paths.
     The hooks are removed, and ranges still open closed, on exit.
@@ -501,10 +524,17 @@ def module_ranges(model: nn.Module, include: Any = None, depth: int | None = Non
     By default a forward call gets its ranges (and its backward its hooks) only while a
     profiler is enabled on the thread (``torch.autograd._profiler_enabled()``), as a range
     opened otherwise is recorded by nobody; the other steps of a run pay a check per call.
-    always: emit them anyway, for other consumers of ``record_function`` ranges (an execution
-    trace observer, an on-demand (global) Kineto session)."""
+    The ranges are torch's fast ``record_function`` (``_RecordFunctionFast``): in the trace
+    they are ``cpu_op`` events, which anemoi-tp reads as module ranges (a 'module' pattern
+    matches their names), not as operators.
+    user_annotation: write them as ``record_function`` does, category ``user_annotation``
+    (Kineto then also draws each on the GPU timeline, as ``gpu_user_annotation``); while the
+    profiler records, this costs more (every op recorded under such a range is dearer).
+    always: emit them anyway (as user_annotation), for other consumers of
+    ``record_function`` ranges (an execution trace observer, an on-demand (global) Kineto
+    session)."""
     chosen = select_modules(model, include, depth)
-    rec = _Recorder(chosen, always)
+    rec = _Recorder(chosen, always, user_annotation)
     rec.install(model)
     try:
         yield [p for p, _ in chosen]

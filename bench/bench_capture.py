@@ -5,21 +5,25 @@ edge projections and an MLP, as Anemoi's graph-transformer blocks), decoder (a b
 training step = forward, backward, optimizer. Steps without and with the hooks alternate in
 rounds (A B, B A, …: the shared machine's drift hits both alike), warm-up steps dropped, one
 thread. Per clock (wall, process CPU) it prints the median and the minimum step time of each
-mode, the overhead as ratio and in ms, and the median of the per-round differences.
+mode, the overhead as ratio and in ms, and the median of the per-round differences with its
+90 % bootstrap interval (the machine's noise: compare with --control, the A/A run).
 
     python bench/bench_capture.py [--blocks 8] [--nodes 1024] [--hidden 128] [--rounds 10]
                                   [--steps 5] [--warmup 3] [--checkpoint] [--profiler]
+                                  [--user-annotation] [--control]
     python bench/bench_capture.py --hook-time 50 [--profiler]  # time inside each kind of hook
-    python bench/bench_capture.py --range-cost 800             # a range opened inside backward
+    python bench/bench_capture.py --range-cost 800             # a range opened inside backward, by kind
 
 The target is < 3 % on steps of >= 50 ms. Without --profiler the ranges are not opened (no
 profiler on: nobody would record them) but every hook runs: the cost of an unrecorded step in
-a run with the hooks installed; --profiler measures a recorded step.
+a run with the hooks installed; --profiler measures a recorded step, with the ranges written
+as cpu_op (the default) or, with --user-annotation, as user_annotation events.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -67,6 +71,14 @@ class Model(nn.Module):
 
 def _stats(xs: list[float]) -> tuple[float, float]:
     return statistics.median(xs), min(xs)
+
+
+def _interval(xs: list[float], draws: int = 2000) -> tuple[float, float]:
+    """90 % bootstrap interval of the median of ``xs``: how far the figure moves with the
+    machine's noise (rounds resampled with replacement, a fixed seed)."""
+    rng = random.Random(0)
+    meds = sorted(statistics.median(rng.choices(xs, k=len(xs))) for _ in range(draws))
+    return meds[int(0.05 * draws)], meds[int(0.95 * draws) - 1]
 
 
 def _hook_time(step: Callable[[], object], model: nn.Module, steps: int, profiler: bool) -> None:
@@ -121,11 +133,16 @@ def _hook_time(step: Callable[[], object], model: nn.Module, steps: int, profile
 
 def _range_cost(ops: int, reps: int) -> None:
     """What torch's profiler charges for a range opened inside the backward (as the "bwd" ranges
-    are) against the same hooks without a range and a range opened before the backward: a chain
-    of ``ops`` multiplications, paired repetitions, medians."""
-    from anemoi_tp.capture.ranges import _close, _open
+    are), of each kind the capture can write (cpu_op: torch's fast record_function, the
+    default; user_annotation: record_function's), against the same hooks without a range and a
+    user_annotation range opened before the backward: a chain of ``ops`` multiplications,
+    paired repetitions, medians."""
+    from anemoi_tp.capture import ranges as R
 
     a = torch.randn(64, 64, requires_grad=True)
+    kinds = {"inside, cpu_op": (R._open_fast, R._close_fast),
+             "inside, user_annotation": (R._open_annotation, R._close_annotation),
+             "hooks, no range": (lambda name: name, lambda h: None)}
 
     def run(mode: str) -> float:
         b, nodes, held = a, [], {}
@@ -133,20 +150,19 @@ def _range_cost(ops: int, reps: int) -> None:
             b = b * 1.0001
             nodes.append(b.grad_fn)
         if mode == "outside":
-            held["r"] = _open("R bwd")
+            held["r"] = R._open_annotation("R bwd")
         else:
-            start = _open if mode == "inside" else (lambda name: name)
-            end = _close if mode == "inside" else (lambda h: None)
+            start, end = kinds[mode]
             nodes[-1].register_prehook(lambda g: held.__setitem__("r", start("R bwd")))
             nodes[0].register_hook(lambda gi, go: end(held.pop("r")))
         loss = b.sum()
         t = time.process_time()
         loss.backward()
         if mode == "outside":
-            _close(held.pop("r"))
+            R._close_annotation(held.pop("r"))
         return time.process_time() - t
 
-    modes = ("hooks, no range", "inside", "outside")
+    modes = ("hooks, no range", "inside, cpu_op", "inside, user_annotation", "outside")
     got: dict[str, list[float]] = {m: [] for m in modes}
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]):
         for r in range(reps):
@@ -156,7 +172,7 @@ def _range_cost(ops: int, reps: int) -> None:
     print(f"a backward of {ops} ops under the profiler, {reps} paired repetitions (process CPU, medians):")
     for m in modes:
         d = statistics.median(got[m]) - base
-        print(f"  {m:16} {statistics.median(got[m]) * 1e6:9.0f} µs  {d * 1e6:+7.0f} µs "
+        print(f"  {m:24} {statistics.median(got[m]) * 1e6:9.0f} µs  {d * 1e6:+7.0f} µs "
               f"({d / ops * 1e9:+.0f} ns per op)")
 
 
@@ -172,6 +188,8 @@ def main() -> None:
     ap.add_argument("--checkpoint", action="store_true", help="checkpoint the processor blocks")
     ap.add_argument("--profiler", action="store_true",
                     help="run both under torch.profiler (CPU activity), as when recording")
+    ap.add_argument("--user-annotation", action="store_true",
+                    help="write the ranges as user_annotation events (module_ranges(user_annotation=True))")
     ap.add_argument("--control", action="store_true",
                     help="A/A: 'with' runs without hooks too (the noise floor of this machine)")
     ap.add_argument("--hook-time", type=int, default=0, metavar="STEPS",
@@ -203,10 +221,13 @@ def main() -> None:
     paired: list[tuple[float, float]] = []  # per round: median(with) - median(without)
     prof = (torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
             if a.profiler else nullcontext())
+
+    def hooks() -> object:
+        return module_ranges(model, user_annotation=a.user_annotation)
     load0 = os.getloadavg()
     with prof:
         for mode in ("without", "with"):  # warm-up, dropped
-            with module_ranges(model) if mode == "with" else nullcontext():
+            with hooks() if mode == "with" else nullcontext():
                 for _ in range(a.warmup):
                     step()
         for r in range(a.rounds):
@@ -214,14 +235,15 @@ def main() -> None:
             order = ("without", "with") if r % 2 == 0 else ("with", "without")
             got = {}
             for mode in order:
-                with module_ranges(model) if mode == "with" and not a.control else nullcontext():
+                with hooks() if mode == "with" and not a.control else nullcontext():
                     got[mode] = [step() for _ in range(a.steps)]
                 times[mode] += got[mode]
             paired.append(tuple(statistics.median(t[i] for t in got["with"])
                                 - statistics.median(t[i] for t in got["without"]) for i in (0, 1)))
     load1 = os.getloadavg()
     print(f"model: encoder + {a.blocks} processor blocks + decoder, {a.nodes} x {a.hidden}, "
-          f"checkpoint={a.checkpoint}, profiler={a.profiler}, threads={a.threads}"
+          f"checkpoint={a.checkpoint}, profiler={a.profiler}, threads={a.threads}, "
+          f"ranges={'user_annotation' if a.user_annotation else 'cpu_op'}"
           f"{', CONTROL (no hooks in either)' if a.control else ''}"
           f"{'' if a.profiler else ' (no profiler: hooks run, ranges not opened)'}; "
           f"{a.rounds} interleaved rounds x {a.steps} steps per mode, {a.warmup} warm-up dropped; "
@@ -231,11 +253,13 @@ def main() -> None:
         b_med, b_min = _stats([t[i] for t in times["without"]])
         h_med, h_min = _stats([t[i] for t in times["with"]])
         d_med = statistics.median(p[i] for p in paired)
+        lo, hi = _interval([p[i] for p in paired])
         print(f"{clock:4} per step, without / with hooks: median {b_med * 1e3:7.2f} / {h_med * 1e3:7.2f} ms "
               f"({100 * (h_med / b_med - 1):+.2f} %, {(h_med - b_med) * 1e3:+.2f} ms), "
               f"min {b_min * 1e3:7.2f} / {h_min * 1e3:7.2f} ms "
               f"({100 * (h_min / b_min - 1):+.2f} %, {(h_min - b_min) * 1e3:+.2f} ms); "
-              f"median of per-round differences {d_med * 1e3:+.2f} ms ({100 * d_med / b_med:+.2f} %)")
+              f"median of per-round differences {d_med * 1e3:+.2f} ms ({100 * d_med / b_med:+.2f} %, "
+              f"90 % interval {100 * lo / b_med:+.2f} .. {100 * hi / b_med:+.2f} %)")
 
 
 if __name__ == "__main__":

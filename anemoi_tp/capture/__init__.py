@@ -5,7 +5,8 @@ Nothing here imports the analysis dependencies (duckdb, jinja2, …), and torch 
 are imported on first use, so ``import anemoi_tp.capture`` works anywhere.
 
 * ``module_ranges(model, include=None, depth=None)``: a context manager emitting
-  "<Class> <path> fwd" / "<Class> <path> bwd" ``record_function`` ranges.
+  "<Class> <path> fwd" / "<Class> <path> bwd" ``record_function`` ranges (torch's fast kind,
+  ``cpu_op`` in the trace; ``user_annotation=True``: record_function's own kind).
 * ``ModuleRanges``: the same as a Lightning callback, plus distributedInfo and memory snapshots.
 * ``distributed_info()``, ``mark_distributed_info(prof)``, ``add_distributed_info(path)``:
   the trace's rank metadata; ``memory_history(dir)``: one memory snapshot per rank (CUDA).

@@ -101,9 +101,11 @@ def _hook_time(step: Callable[[], object], model: nn.Module, steps: int, profile
                 acc[1] += 1
         return wrapper
 
-    saved = {k: getattr(R._Recorder, k) for k in ("_pre", "_post", "_opener", "_closer", "_backstop")}
+    saved = {k: getattr(R._Recorder, k)
+             for k in ("_pre", "_post", "_opener", "_closer", "_trigger", "_backstop")}
     kinds = {"_pre": "forward pre-hook", "_post": "forward hook (+ graph walk)",
-             "_opener": "backward opener", "_closer": "backward closer"}
+             "_opener": "backward opener", "_closer": "backward closer",
+             "_trigger": "deferred walk trigger"}
     for name, kind in kinds.items():
         setattr(R._Recorder, name, (lambda f, k: lambda self, *a: timed(k, f(self, *a)))(saved[name], kind))
     R._Recorder._backstop = lambda self, task: timed("end of backward", saved["_backstop"])(self, task)

@@ -59,3 +59,38 @@ def test_no_ranges_left_open_without_profiler():
     got = sorted(e.name for e in prof.events() if e.name.startswith("Linear "))
     assert got == ["Linear 0 bwd", "Linear 0 fwd", "Linear 1 bwd", "Linear 1 fwd"]
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_deferred_walk_with_nesting_and_checkpointing(tmp_path):
+    """A forward run with no profiler defers its walk to the backward: a profiler started
+    in between still gets every bwd range, nested, each holding its own nodes (the processor
+    adopts its checkpointed blocks)."""
+    from test_capture import RANGE, EncProcDec, _check_nesting
+    torch.manual_seed(0)
+    model = EncProcDec()
+    out = tmp_path / "t.json"
+    with module_ranges(model):
+        loss = model(torch.randn(8, 16)).sum()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            loss.backward()
+    prof.export_chrome_trace(str(out))
+    spans = _spans(out)
+    ours = [(s, e, 0, n) for s, e, n in spans if RANGE.match(n)]
+    _check_nesting(ours)
+    addmm = [s for s, _, n in spans if n == "autograd::engine::evaluate_function: AddmmBackward0"]
+    assert len(addmm) == 8  # 4 blocks × 2 Linear
+    bwd = {n: (s, e) for s, e, _, n in ours if n.endswith(" bwd")}
+    assert sorted(bwd) == sorted(f"{c} {p} bwd" for c, p in (
+        ("Block", "encoder"), ("Processor", "processor"), ("Block", "processor.proc.0"),
+        ("Block", "processor.proc.1"), ("Block", "decoder")))
+    for name, n in (("Block encoder bwd", 2), ("Block processor.proc.0 bwd", 2),
+                    ("Block processor.proc.1 bwd", 2), ("Block decoder bwd", 2),
+                    ("Processor processor bwd", 4)):
+        s, e = bwd[name]
+        assert sum(s <= a < e for a in addmm) == n, name
+    # the recompute: each checkpointed block's forward runs again inside its bwd range
+    fwd = [(s, e, n) for s, e, _, n in ours if n.endswith(" fwd")]
+    assert sorted(n for *_, n in fwd) == ["Block processor.proc.0 fwd", "Block processor.proc.1 fwd"]
+    for s, e, n in fwd:
+        bs, be = bwd[n.replace(" fwd", " bwd")]
+        assert bs <= s and e <= be

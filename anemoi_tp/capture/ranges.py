@@ -348,20 +348,93 @@ class _Recorder:
                     pending.append((bwd_name, start, roots))
             if not items:  # the outermost selected forward ended
                 try:
-                    for call in pending:  # inner calls first: they end first
-                        self._register(*call)
+                    if not pending:
+                        pass
+                    elif self.always or _profiling():
+                        summaries = self.fwd.summaries
+                        for name, start, roots in pending:  # inner calls first: they end first
+                            self._register(name, start, roots, summaries)
+                    else:  # nobody records now: walk when the backward starts, if then
+                        self._defer(pending)
                 finally:
                     pending.clear()
                     self.fwd.summaries.clear()  # no enclosing call left to reuse them
         return hook
 
     # ---------------------------------------------------------------- backward
-    def _register(self, name: str, start: int, roots: dict[int, Any]) -> None:
+    def _defer(self, pending: list[tuple[str, int, dict[int, Any]]]) -> None:
+        """No profiler at the forward's end (most steps of a run): hook only the output nodes.
+        The first of them to run in the backward comes before every node of these calls (each
+        is reachable from an output node, so runs after it); there, with a profiler on (one
+        started between forward and backward), the calls are registered as at the forward's
+        end, else dropped. The hooks keep integers only (the nodes' sequence numbers): a closure
+        holding graph nodes, hooked on one of them, is a cycle through C++."""
+        calls = [(name, start, tuple(fn._sequence_nr() for fn in roots.values()))
+                 for name, start, roots in pending]
+        state: dict[str, Any] = {"left": calls, "handles": []}
+        trigger = self._trigger(state, min(start for _, start, _ in calls))
+        done: set[int] = set()
+        for _, _, roots in pending:
+            for k, fn in roots.items():
+                if k not in done:
+                    done.add(k)
+                    state["handles"].append((fn._sequence_nr(), fn.register_prehook(trigger)))
+
+    def _trigger(self, state: dict[str, Any], lo: int) -> Callable:
+        def prehook(grad_outputs: Any) -> None:
+            left = state["left"]
+            if not left or not self.handles:  # done, or the ranges were removed
+                return
+            node = torch._C._current_autograd_node()
+            me = node._sequence_nr()
+            if not (self.always or _profiling()):
+                state["left"] = []
+                # the other output nodes' hooks are of no use now (this node's dict is being
+                # iterated: its own stays)
+                for seq, h in state.pop("handles", ()):
+                    if seq != me:
+                        h.remove()
+                return
+            # the calls' output nodes reachable from here (all of them, but for a call with
+            # outputs that do not lead here: that one waits for its own output node's hook)
+            wanted = {s for _, _, seqs in left for s in seqs}
+            found: dict[int, Any] = {}
+            seen: dict[int, Any] = {}
+            todo = [node]
+            while todo:
+                n = todo.pop()
+                if id(n) in seen:
+                    continue
+                seen[id(n)] = n
+                seq = n._sequence_nr()
+                if seq in wanted:
+                    found[seq] = n
+                for m, _ in n.next_functions:
+                    if m is not None and lo <= m._sequence_nr() != _NO_SEQ:
+                        todo.append(m)
+            summaries: dict[int, tuple[Any, _Call, list[tuple[Any, int]]]] = {}
+            here: list[_Call] = []
+            rest = []
+            for name, start, seqs in left:  # inner calls first, as at the forward's end
+                if not any(s in found for s in seqs):
+                    rest.append((name, start, seqs))
+                    continue
+                roots = {id(found[s]): found[s] for s in seqs if s in found}
+                self._register(name, start, roots, summaries, skip=id(node), here=here)
+            state["left"] = rest
+            # this node's openers: not added to the hooks of a node whose hooks run now
+            for call in here:
+                if call.handle is None and not call.done:
+                    self._start(call)
+        return prehook
+
+    def _register(self, name: str, start: int, roots: dict[int, Any],
+                  summaries: dict[int, tuple[Any, _Call, list[tuple[Any, int]]]],
+                  skip: int | None = None, here: list[_Call] | None = None) -> None:
         """Find the call's sinks (its nodes none of whose next nodes are its own) and hook
         them and its output nodes. Walks each node once per forward: an inner selected call,
         registered earlier, is adopted at its output nodes as a whole (its exit edges stand
         for its nodes; it counts as one pending item, done when it is), not walked again."""
-        summaries = self.fwd.summaries
         call = _Call(name, None, 0)
         seen: dict[int, Any] = {}  # expanded nodes (held: their ids stay theirs)
         exits: dict[int, tuple[Any, int]] = {}  # next nodes outside the call, with seq nr
@@ -422,7 +495,10 @@ class _Recorder:
             entry = summaries.get(k)
             # an adopted inner call's output node: its opener opens this range too
             if entry is None or entry[1].parent is not call:
-                fn.register_prehook(self._opener(call))
+                if k == skip and here is not None:
+                    here.append(call)
+                else:
+                    fn.register_prehook(self._opener(call))
             summaries[k] = (fn, call, summary)
         if sinks:
             closer = self._closer(call)

@@ -17,15 +17,18 @@ grad, and a torch.compile'd submodule is one node like any other. A range still 
 backward ends (nodes pruned by ``torch.autograd.grad(inputs=…)``, an exception) is closed then.
 
 Only while a profiler is enabled on the thread are ranges opened (nobody records them
-otherwise; ``always=True`` opens them anyway); the hooks are registered in every step, as a
-profiler may start between a forward and its backward (Lightning steps its schedule there).
+otherwise; ``always=True`` opens them anyway). A profiler may start between a forward and its
+backward (Lightning steps its schedule there): a forward that ends with none on hooks only its
+output nodes, and the first of them to run in the backward (before any node of those calls)
+finds and hooks the nodes then if a profiler is on, else drops them (``_defer``).
 
-Cost: the nodes are found when the outermost selected forward returns, for all the calls it
-made at once, inner calls first; each node is walked once: an enclosing call meets an inner
-call at its output nodes and adopts it whole (the inner call's exit edges stand for its nodes,
-and it counts as one of the enclosing call's pending items, done when the inner call is done),
-so only the sinks of its own nodes get a hook. (A backward run through a call's nodes before
-the outermost selected forward returns gets no range.)
+Cost: the nodes are found when the outermost selected forward returns (with no profiler on
+then: when the backward reaches its output), for all the calls it made at once, inner calls
+first; each node is walked once: an enclosing call meets an inner call at its output nodes and
+adopts it whole (the inner call's exit edges stand for its nodes, and it counts as one of the
+enclosing call's pending items, done when the inner call is done), so only the sinks of its own
+nodes get a hook. (A backward run through a call's nodes before the outermost selected forward
+returns gets no range.)
 
 Nesting: a module's nodes are a subset of those of every selected module around it, so opening
 a range first opens the enclosing ones not yet open, and an inner range always ends first.

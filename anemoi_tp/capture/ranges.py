@@ -398,8 +398,11 @@ class _Recorder:
                     if seq != me:
                         h.remove()
                 return
-            # the calls' output nodes reachable from here (all of them, but for a call with
-            # outputs that do not lead here: that one waits for its own output node's hook)
+            # the calls' output nodes reachable from here: all of them, unless a call has
+            # outputs that do not lead here. A call none of whose outputs does waits for its
+            # own output nodes' hooks; one with some that do is registered from those, so in
+            # this one step (forward unrecorded, backward recorded) its range may miss work
+            # reachable only from its other outputs
             wanted = {s for _, _, seqs in left for s in seqs}
             found: dict[int, Any] = {}
             seen: dict[int, Any] = {}

@@ -1,8 +1,8 @@
--- analysis/operator_stats.sql (version 4): CPU operators by self (exclusive) time, per rank.
--- Reads: events, op_ranges, interval_tracks, analysis_window.   Used by: reports, compare.
+-- analysis/operator_stats.sql (version 5): CPU operators by self (exclusive) time, per rank.
+-- Reads: events, is_operator, interval_tracks, analysis_window.   Used by: reports, compare.
 --
--- Operators are complete events of category cpu_op / Operator, but for the ranges written as
--- cpu_op (op_ranges, analysis/range_candidates.sql: module ranges). On each thread, the op
+-- Operators are complete events that is_operator (analysis/range_candidates.sql) takes: cpu_op
+-- / Operator, but for the module ranges written as cpu_op (op_ranges). On each thread, the op
 -- boundaries (every start and end, and the window's ends) cut time into segments; a segment
 -- belongs to the innermost op open over it (intervals/innermost.sql, the one order of
 -- intervals/order.sql), so nested ops' self times on a thread never overlap and sum to the
@@ -22,8 +22,7 @@ SELECT e.event_id AS range_id, e.event_id, e.rank, e.name, e.ts, e.ts + e.dur AS
        t.thread_no, tkey(t.thread_no, e.ts) AS ks, tkey(t.thread_no, e.ts + e.dur) AS ke
 FROM events e JOIN interval_tracks t USING (rank, pid, tid)
 JOIN analysis_window w ON w.rank = e.rank
-WHERE e.ph = 'X' AND e.cat IN ('cpu_op', 'Operator') AND e.dur > 0
-  AND NOT EXISTS (SELECT 1 FROM op_ranges r WHERE r.name = e.name)
+WHERE e.ph = 'X' AND is_operator(e.cat, e.name) AND e.dur > 0
   AND w.ts IS NOT NULL AND e.ts < w.end_ts AND e.ts + e.dur > w.ts;
 
 -- segment starts: every boundary of the thread's ops and the window ends, up to the next one.

@@ -1,6 +1,6 @@
--- analysis/range_candidates.sql (version 3): the host events ranges are made of, numbered once.
--- Reads: events, analysis_patterns.   Used by: module_ranges, host_ranges; op_ranges also
---        by operator_stats and rules/sync_on_critical_path.
+-- analysis/range_candidates.sql (version 4): the host events ranges are made of, numbered once.
+-- Reads: events, analysis_patterns.   Used by: module_ranges, host_ranges; is_operator by
+--        operator_stats and rules/sync_on_critical_path.
 --
 -- One numbering for both files, so a module range keeps its id in host_ranges.
 --
@@ -25,6 +25,11 @@ WITH names AS (SELECT DISTINCT name FROM events WHERE cat = 'cpu_op' AND ph = 'X
 SELECT n.name FROM names n
 WHERE EXISTS (SELECT 1 FROM analysis_patterns p
               WHERE p.kind = 'module' AND regexp_matches(n.name, p.pattern));
+
+-- is_operator(c, n): whether an event of category c and name n is a CPU operator: cpu_op /
+-- Operator, but for the op_ranges. The one definition for the queries that read operators.
+CREATE OR REPLACE MACRO is_operator(c, n) AS
+    c IN ('cpu_op', 'Operator') AND NOT EXISTS (SELECT 1 FROM op_ranges r WHERE r.name = n);
 
 CREATE OR REPLACE TEMP TABLE range_candidates AS
 SELECT event_id AS range_id, rank, pid, tid, ts, ts + dur AS end_ts, name, cat

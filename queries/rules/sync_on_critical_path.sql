@@ -1,5 +1,5 @@
--- rules/sync_on_critical_path.sql (version 4): a synchronisation drains the GPU pipeline.
--- Reads: events, gpu_activities, host_ranges, interval_tracks, analysis_window, op_ranges,
+-- rules/sync_on_critical_path.sql (version 5): a synchronisation drains the GPU pipeline.
+-- Reads: events, gpu_activities, host_ranges, interval_tracks, analysis_window, is_operator,
 -- rule_thresholds.   Writes: findings.
 -- DESIGN.md "Sync cost": not the host time blocked in a sync call (a GPU-bound loop blocks
 -- there by design: the GPU stays busy) but the GPU idle from the call's return to the next GPU
@@ -11,7 +11,7 @@
 -- Sync calls: cudaStreamSynchronize, cudaDeviceSynchronize, cudaEventSynchronize, synchronous
 -- cudaMemcpy, their hip* twins. Each site is named with the innermost CPU op around the call
 -- (innermost_enclosing: `aten::item`, `aten::_local_scalar_dense`, `aten::to` … show `.item()`
--- / `.cpu()` in the model code); module ranges written as cpu_op (op_ranges) are no ops.
+-- / `.cpu()` in the model code); ops as is_operator takes them (module ranges are none).
 CREATE OR REPLACE TEMP TABLE sync_gpu AS
 SELECT rank, 0 AS grp, ts, ts + dur AS end_ts FROM gpu_activities;
 CREATE OR REPLACE TEMP TABLE sync_gpu_window AS SELECT * FROM clip_to_window(sync_gpu);
@@ -42,8 +42,7 @@ CREATE OR REPLACE TEMP TABLE sync_ops AS
 SELECT e.event_id AS range_id, e.event_id, e.name, e.ts, e.ts + e.dur AS end_ts,
        tkey(t.thread_no, e.ts) AS ks, tkey(t.thread_no, e.ts + e.dur) AS ke
 FROM events e JOIN interval_tracks t USING (rank, pid, tid)
-WHERE e.ph = 'X' AND e.cat IN ('cpu_op', 'Operator')
-  AND NOT EXISTS (SELECT 1 FROM op_ranges r WHERE r.name = e.name)
+WHERE e.ph = 'X' AND is_operator(e.cat, e.name)
   AND t.thread_no IN (SELECT c.thread_no FROM sync_drains d JOIN sync_calls c USING (event_id));
 CREATE OR REPLACE TEMP TABLE sync_enclosing AS SELECT * FROM innermost_enclosing(sync_points, sync_ops);
 

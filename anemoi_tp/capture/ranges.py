@@ -351,13 +351,11 @@ class _Recorder:
                     pending.append((bwd_name, start, roots))
             if not items:  # the outermost selected forward ended
                 try:
-                    if not pending:
-                        pass
-                    elif self.always or _profiling():
+                    if pending and (self.always or _profiling()):
                         summaries = self.fwd.summaries
                         for name, start, roots in pending:  # inner calls first: they end first
                             self._register(name, start, roots, summaries)
-                    else:  # nobody records now: walk when the backward starts, if then
+                    elif pending:  # nobody records now: walk when the backward starts, if then
                         self._defer(pending)
                 finally:
                     pending.clear()

@@ -49,10 +49,12 @@ def test_text_report_sections(trace):
 
 def test_loaded_database_gives_the_same_report(trace, tmp_path):
     db = tmp_path / "t.duckdb"
-    assert run("load", str(trace), "-o", str(db)).returncode == 0
-    a = json.loads(run("report", str(trace), "-f", "json").stdout)
-    b = json.loads(run("report", str(db), "-f", "json").stdout)
-    assert a["ranks"] == b["ranks"]
+    r = run("load", str(trace), "-o", str(db))
+    assert r.returncode == 0, r.stderr
+    # each run's exit status and stderr are checked, so that a failure says why
+    ra, rb = run("report", str(trace), "-f", "json"), run("report", str(db), "-f", "json")
+    assert (ra.returncode, rb.returncode) == (0, 0), ra.stderr + rb.stderr
+    assert json.loads(ra.stdout)["ranks"] == json.loads(rb.stdout)["ranks"]
 
 
 def test_config_file_patterns(tmp_path):

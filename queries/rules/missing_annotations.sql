@@ -1,4 +1,4 @@
--- rules/missing_annotations.sql (version 2): attribution is limited by missing annotations.
+-- rules/missing_annotations.sql (version 3): attribution is limited by missing annotations.
 -- Reads: attribution, gpu_time, host_ranges, ranks, rule_thresholds.   Writes: findings.
 -- Info, not a bottleneck: a rank with GPU work but no module ranges at all, or whose GPU
 -- time is owned by no module range above missing_annotations.pct_unattributed (no module
@@ -17,9 +17,10 @@ SELECT 'missing_annotations', 'info', g.rank, 'annotation', 'gpu_time_without_mo
        CASE WHEN m.rank IS NULL
             THEN 'the trace has no module ranges: module attribution is unavailable'
             ELSE printf('%.1f%% of GPU time is launched outside every module range', u.pct) END,
-       'Record module ranges: anemoi-training profile with the Lightning PyTorchProfiler '
-       || '(emits [pl][module] ranges), or torch.profiler with record_function / module hooks '
-       || 'around encoder, processor blocks and decoder.',
+       'Record module ranges, forward and backward (pip install ''anemoi-tp[capture]''): the '
+       || 'callback anemoi_tp.capture.ModuleRanges (anemoi-training profile: add it to '
+       || 'diagnostics.callbacks; stock Anemoi writes no module ranges), or '
+       || 'anemoi_tp.capture.module_ranges(model) around a torch.profiler run.',
        NULL
 FROM gpu g LEFT JOIN has_modules m USING (rank) LEFT JOIN unowned u USING (rank)
 WHERE CASE WHEN m.rank IS NULL THEN 100.0 ELSE u.pct END >= threshold('missing_annotations', 'pct_unattributed');

@@ -10,7 +10,7 @@ mode, the overhead as ratio and in ms, and the median of the per-round differenc
 
     python bench/bench_capture.py [--blocks 8] [--nodes 1024] [--hidden 128] [--rounds 10]
                                   [--steps 5] [--warmup 3] [--checkpoint] [--profiler]
-                                  [--user-annotation] [--control]
+                                  [--user-annotation] [--no-backward] [--control]
     python bench/bench_capture.py --hook-time 50 [--profiler]  # time inside each kind of hook
     python bench/bench_capture.py --range-cost 800             # a range opened inside backward, by kind
 
@@ -192,6 +192,8 @@ def main() -> None:
                     help="run both under torch.profiler (CPU activity), as when recording")
     ap.add_argument("--user-annotation", action="store_true",
                     help="write the ranges as user_annotation events (module_ranges(user_annotation=True))")
+    ap.add_argument("--no-backward", action="store_true",
+                    help="forward ranges only, no autograd hooks (module_ranges(backward=False))")
     ap.add_argument("--control", action="store_true",
                     help="A/A: 'with' runs without hooks too (the noise floor of this machine)")
     ap.add_argument("--hook-time", type=int, default=0, metavar="STEPS",
@@ -225,7 +227,7 @@ def main() -> None:
             if a.profiler else nullcontext())
 
     def hooks() -> object:
-        return module_ranges(model, user_annotation=a.user_annotation)
+        return module_ranges(model, user_annotation=a.user_annotation, backward=not a.no_backward)
     load0 = os.getloadavg()
     with prof:
         for mode in ("without", "with"):  # warm-up, dropped
@@ -246,6 +248,7 @@ def main() -> None:
     print(f"model: encoder + {a.blocks} processor blocks + decoder, {a.nodes} x {a.hidden}, "
           f"checkpoint={a.checkpoint}, profiler={a.profiler}, threads={a.threads}, "
           f"ranges={'user_annotation' if a.user_annotation else 'cpu_op'}"
+          f"{' fwd only (backward=False)' if a.no_backward else ''}"
           f"{', CONTROL (no hooks in either)' if a.control else ''}"
           f"{'' if a.profiler else ' (no profiler: hooks run, ranges not opened)'}; "
           f"{a.rounds} interleaved rounds x {a.steps} steps per mode, {a.warmup} warm-up dropped; "

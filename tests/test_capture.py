@@ -334,3 +334,36 @@ def test_range_kinds(tmp_path):
     # 5 modules × (fwd + bwd), plus the recompute fwd of the 2 checkpointed blocks
     assert len(got[False][1]) == 12
     assert got[False][1] == got[True][1]
+
+
+def test_forward_ranges_only(tmp_path):
+    """backward=False: "fwd" ranges only, no autograd hook. Each backward AddmmBackward0 node
+    still leads (the profiler's fwdbwd flow) to its forward op inside its Block's "fwd" range,
+    which is what anemoi-tp's attribution by forward op needs: 2 per Block (the checkpointed
+    blocks' through their recompute)."""
+    torch.manual_seed(0)
+    model = EncProcDec()
+    out = tmp_path / "fwd_only.json"
+    with module_ranges(model, backward=False), \
+            profile(activities=[ProfilerActivity.CPU]) as prof:
+        model(torch.randn(8, H)).sum().backward()
+    prof.export_chrome_trace(str(out))
+    doc = _doc(out)
+    ours = _spans(doc, lambda n: RANGE.match(n) is not None)
+    # 5 modules' fwd, plus the recompute fwd of the 2 checkpointed blocks; no bwd
+    assert sorted(n for *_, n in ours) == sorted(
+        ["Block encoder fwd", "Processor processor fwd", "Block processor.proc.0 fwd",
+         "Block processor.proc.1 fwd", "Block decoder fwd", "Block processor.proc.0 fwd",
+         "Block processor.proc.1 fwd"])
+    flows = {}
+    for e in doc["traceEvents"]:
+        if e.get("cat") == "fwdbwd":
+            flows.setdefault(e["id"], {})[e["ph"]] = _ns(doc, e["ts"])
+    fwd_at = {f["f"]: f["s"] for f in flows.values() if "s" in f and "f" in f}
+    owner: dict = {}
+    for s, *_ in _spans(doc, lambda n: n == "AddmmBackward0"):
+        start = fwd_at[s]  # the forward op's start
+        inner = min((e - b, n) for b, e, _, n in ours if b <= start < e)
+        part = RANGE.match(inner[1]).group(2)
+        owner[part] = owner.get(part, 0) + 1
+    assert owner == {"encoder": 2, "processor.proc.0": 2, "processor.proc.1": 2, "decoder": 2}

@@ -48,6 +48,7 @@ class ModuleRanges(Callback):
     include / depth: which modules (``select_modules``; default Anemoi's encoder, processor
     and its blocks, decoder). always: open ranges also while no profiler is enabled;
     user_annotation: write them as user_annotation events, not cpu_op (``module_ranges``).
+    backward: False writes forward ranges only, no autograd hooks (``module_ranges``).
     distributed_info: add distributedInfo to the traces of a run without a process group.
     memory_snapshot: dump ``memory_snapshot.rank<R>.pickle`` (CUDA only) into ``snapshot_dir``,
     else the profiler's dirpath, else the trainer's root dir.
@@ -56,9 +57,10 @@ class ModuleRanges(Callback):
     def __init__(self, include: Any = None, depth: int | None = None,
                  distributed_info: bool = True, memory_snapshot: bool = True,
                  snapshot_dir: str | None = None, max_entries: int = 100_000,
-                 always: bool = False, user_annotation: bool = False) -> None:
+                 always: bool = False, user_annotation: bool = False,
+                 backward: bool = True) -> None:
         self.include, self.depth, self.always = include, depth, always
-        self.user_annotation = user_annotation
+        self.user_annotation, self.backward = user_annotation, backward
         self.distributed_info = distributed_info
         self.memory_snapshot, self.snapshot_dir = memory_snapshot, snapshot_dir
         self.max_entries = max_entries
@@ -80,7 +82,8 @@ class ModuleRanges(Callback):
         self._close()
         self._stack = ExitStack()
         self.paths = self._stack.enter_context(module_ranges(
-            pl_module, self.include, self.depth, self.always, self.user_annotation))
+            pl_module, self.include, self.depth, self.always, self.user_annotation,
+            self.backward))
         if self.memory_snapshot:
             self.snapshot = self._stack.enter_context(
                 memory_history(self._directory(trainer), trainer.global_rank, self.max_entries))

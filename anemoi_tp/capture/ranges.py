@@ -270,9 +270,10 @@ class _Call:
 
 class _Recorder:
     def __init__(self, modules: list[tuple[str, nn.Module]], always: bool = False,
-                 user_annotation: bool = False) -> None:
+                 user_annotation: bool = False, backward: bool = True) -> None:
         self.modules = modules
         self.always = always
+        self.backward = backward
         # the fast kind needs a profiler on (it checks); always=True serves other consumers
         annotation = user_annotation or always
         self._open = _open_annotation if annotation else _open_fast
@@ -313,6 +314,11 @@ class _Recorder:
 
     def _pre(self, name: str) -> Callable:
         always, open_ = self.always, self._open
+        if not self.backward:  # forward ranges only: no sequence number, nothing to register
+            def fwd_only(module: nn.Module, args: Any) -> None:
+                self.fwd.items.append((id(module), None, open_(name) if always or _profiling()
+                                       else None, False))
+            return fwd_only
 
         def hook(module: nn.Module, args: Any) -> None:
             # no profiler on this thread: a range would be recorded by nobody. The backward
@@ -599,7 +605,8 @@ def _tensors(obj: Any) -> Iterator[torch.Tensor]:
 
 @contextmanager
 def module_ranges(model: nn.Module, include: Any = None, depth: int | None = None,
-                  always: bool = False, user_annotation: bool = False) -> Iterator[list[str]]:
+                  always: bool = False, user_annotation: bool = False,
+                  backward: bool = True) -> Iterator[list[str]]:
     """Emit "<Class> <path> fwd" / "<Class> <path> bwd" ranges for the chosen modules of
     ``model`` (see ``select_modules``) while the block runs; yields the chosen paths.
     The hooks are removed, and ranges still open closed, on exit.
@@ -615,9 +622,13 @@ def module_ranges(model: nn.Module, include: Any = None, depth: int | None = Non
     profiler records, this costs more (``bench/bench_capture.py --profiler --user-annotation``).
     always: emit them anyway (as user_annotation), for other consumers of
     ``record_function`` ranges (an execution trace observer, an on-demand (global) Kineto
-    session)."""
+    session).
+    backward: False writes the "fwd" ranges only, with no autograd hooks: the cheapest mode
+    (``bench/bench_capture.py --profiler --no-backward``). The backward's GPU time is then
+    attributed to modules by the ``Sequence number`` that links each backward op to its forward
+    op inside a "fwd" range (anemoi-tp's fallback path), and its host time to no module."""
     chosen = select_modules(model, include, depth)
-    rec = _Recorder(chosen, always, user_annotation)
+    rec = _Recorder(chosen, always, user_annotation, backward)
     rec.install(model)
     try:
         yield [p for p, _ in chosen]

@@ -126,3 +126,22 @@ def test_an_in_memory_database_spills_to_its_own_folder_not_the_working_director
     assert n == 3_000_000
     assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == spill_dir()
     assert spill_dir().startswith(tempfile.gettempdir())
+
+
+def test_a_database_whose_checksum_starts_like_a_pickle_is_a_database(tmp_path):
+    # A DuckDB file opens with an 8-byte checksum, so 1 in 256 begins with 0x80, pickle's
+    # PROTO opcode: such a file is still read as a database (here a foreign one, refused as
+    # such), not refused as "a pickle"
+    for i in range(3000):
+        foreign = tmp_path / f"foreign{i}.duckdb"
+        con = duckdb.connect(str(foreign))
+        con.execute("CREATE TABLE events (x INTEGER)")
+        con.close()
+        if foreign.read_bytes()[:1] == b"\x80":
+            break
+        foreign.unlink()
+    else:  # pragma: no cover - (255/256)^3000 < 1e-5
+        pytest.skip("no DuckDB file starting with 0x80 in 3000 tries")
+    for cmd in (("report", str(foreign)), ("query", str(foreign), "SELECT 1"),
+                ("memory", str(foreign))):
+        _one_error(run(*cmd), str(foreign), "not a database written by `anemoi-tp load`")

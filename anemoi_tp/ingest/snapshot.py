@@ -44,11 +44,16 @@ class _NoGlobals(pickle.Unpickler):
 
 
 def is_pickle(path: Path) -> bool:
+    """Opens with PROTO and a protocol number (2-5), as torch's snapshots (pickle.dump) do; not
+    a DuckDB file, whose first 8 bytes are a checksum (any value: 1 in 256 starts with 0x80)
+    before 'DUCK' at byte 8."""
     try:
         with open(path, "rb") as f:
-            return f.read(1) == PICKLE_MAGIC
+            head = f.read(12)
     except OSError:
         return False
+    return (head[:1] == PICKLE_MAGIC and len(head) > 1 and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL
+            and head[8:12] != b"DUCK")
 
 
 def read_snapshot(path: str | Path) -> dict:

@@ -624,9 +624,10 @@ def module_ranges(model: nn.Module, include: Any = None, depth: int | None = Non
     ``record_function`` ranges (an execution trace observer, an on-demand (global) Kineto
     session).
     backward: False writes the "fwd" ranges only, with no autograd hooks: the cheapest mode
-    (``bench/bench_capture.py --profiler --no-backward``). The backward's GPU time is then
-    attributed to modules by the ``Sequence number`` that links each backward op to its forward
-    op inside a "fwd" range (anemoi-tp's fallback path), and its host time to no module."""
+    (``bench/bench_capture.py --profiler --no-backward``). anemoi-tp then attributes the
+    backward's GPU time to modules through each backward op's forward op inside a "fwd" range
+    (the profiler's fwdbwd flow, else the ``Sequence number``: its fallback path), and its
+    host time to no module."""
     chosen = select_modules(model, include, depth)
     rec = _Recorder(chosen, always, user_annotation, backward)
     rec.install(model)

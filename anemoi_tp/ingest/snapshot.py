@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from ..database import run_sql
+from ..database import is_duckdb_file, run_sql
 from ..errors import InputError
 from .ndjson import ndjson_file
 
@@ -44,16 +44,16 @@ class _NoGlobals(pickle.Unpickler):
 
 
 def is_pickle(path: Path) -> bool:
-    """Opens with PROTO and a protocol number (2-5), as torch's snapshots (pickle.dump) do; not
-    a DuckDB file, whose first 8 bytes are a checksum (any value: 1 in 256 starts with 0x80)
-    before 'DUCK' at byte 8."""
+    """Opens with PROTO and a protocol number (2-5), as torch's snapshots (pickle.dump) do, and
+    is not a DuckDB file: those open with an 8-byte checksum (any value: 1 in 256 starts with
+    0x80)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(12)
+            head = f.read(2)
     except OSError:
         return False
-    return (head[:1] == PICKLE_MAGIC and len(head) > 1 and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL
-            and head[8:12] != b"DUCK")
+    return (len(head) == 2 and head[:1] == PICKLE_MAGIC and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL
+            and not is_duckdb_file(path))
 
 
 def read_snapshot(path: str | Path) -> dict:

@@ -89,14 +89,21 @@ def test_our_own_database_still_answers(db):
     assert json.loads(r.stdout) == [{"rank": 0, "host": "node-a"}]
 
 
-def test_a_database_not_written_by_load_is_refused(tmp_path):
-    foreign = tmp_path / "foreign.duckdb"
-    con = duckdb.connect(str(foreign))
+def _foreign_db(path: Path) -> Path:
+    """A DuckDB database that `load` did not write."""
+    con = duckdb.connect(str(path))
     con.execute("CREATE TABLE events (x INTEGER)")
     con.close()
-    for cmd in (("report", str(foreign)), ("query", str(foreign), "SELECT 1"),
-                ("memory", str(foreign))):
-        _one_error(run(*cmd), str(foreign), "not a database written by `anemoi-tp load`")
+    return path
+
+
+def _refused_as_foreign(db: Path) -> None:
+    for cmd in (("report", str(db)), ("query", str(db), "SELECT 1"), ("memory", str(db))):
+        _one_error(run(*cmd), str(db), "not a database written by `anemoi-tp load`")
+
+
+def test_a_database_not_written_by_load_is_refused(tmp_path):
+    _refused_as_foreign(_foreign_db(tmp_path / "foreign.duckdb"))
 
 
 def test_another_schema_version_is_refused(db):
@@ -133,15 +140,10 @@ def test_a_database_whose_checksum_starts_like_a_pickle_is_a_database(tmp_path):
     # PROTO opcode: such a file is still read as a database (here a foreign one, refused as
     # such), not refused as "a pickle"
     for i in range(3000):
-        foreign = tmp_path / f"foreign{i}.duckdb"
-        con = duckdb.connect(str(foreign))
-        con.execute("CREATE TABLE events (x INTEGER)")
-        con.close()
+        foreign = _foreign_db(tmp_path / f"foreign{i}.duckdb")
         if foreign.read_bytes()[:1] == b"\x80":
             break
         foreign.unlink()
     else:  # pragma: no cover - (255/256)^3000 < 1e-5
         pytest.skip("no DuckDB file starting with 0x80 in 3000 tries")
-    for cmd in (("report", str(foreign)), ("query", str(foreign), "SELECT 1"),
-                ("memory", str(foreign))):
-        _one_error(run(*cmd), str(foreign), "not a database written by `anemoi-tp load`")
+    _refused_as_foreign(foreign)

@@ -29,13 +29,17 @@ def _trace(tmp_path, module_cat: str, bwd_range: bool = True):
     return load(tmp_path)[0]
 
 
+def _module_gpu_us(rank: dict) -> dict:
+    return {(m["module"], m["direction"]): round(m["gpu_s"] * 1e6, 6) for m in rank["module_gpu"]}
+
+
 def _facts(con) -> tuple:
     rep = build_report(con)
     r = rep["ranks"][0]
     ops = {o["name"]: round(o["self_ms"] * 1e3, 6) for o in r["top_operators"]}
     modules = con.execute("""SELECT label, direction, module_group FROM host_ranges
                              WHERE kind = 'module' ORDER BY ts""").fetchall()
-    gpu = {(m["module"], m["direction"]): round(m["gpu_s"] * 1e6, 6) for m in r["module_gpu"]}
+    gpu = _module_gpu_us(r)
     [sync] = [f for f in rep["findings"] if f["rule"] == "sync_on_critical_path"]
     return ops, modules, gpu, sync["evidence"]
 
@@ -63,7 +67,7 @@ def test_forward_ranges_only_attribute_backward_by_sequence_number(tmp_path):
     # "Block encoder fwd"; same 38 / 48 µs as with the bwd range
     con = _trace(tmp_path, "cpu_op", bwd_range=False)
     r = build_report(con)["ranks"][0]
-    gpu = {(m["module"], m["direction"]): round(m["gpu_s"] * 1e6, 6) for m in r["module_gpu"]}
+    gpu = _module_gpu_us(r)
     assert gpu == {("encoder", "fwd"): 38, ("encoder", "bwd"): 48}
     modules = con.execute("""SELECT label, direction FROM host_ranges
                              WHERE kind = 'module' ORDER BY ts""").fetchall()
